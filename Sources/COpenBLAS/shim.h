@@ -1,0 +1,9 @@
+#ifndef VTAG_COPENBLAS_SHIM_H
+#define VTAG_COPENBLAS_SHIM_H
+#include <cblas.h>
+/* OpenBLAS thread control (declared in openblas_config/cblas.h on Debian; re-declared defensively). */
+void openblas_set_num_threads(int num_threads);
+int openblas_get_num_threads(void);
+char *openblas_get_config(void);
+char *openblas_get_corename(void);
+#endif

@@ -1,0 +1,3 @@
+import VTagCLI
+
+await VTag.main()
