@@ -1,0 +1,177 @@
+import Checkpoints
+import Foundation
+import TensorCore
+
+/// What one forward pass of the tagging branch produced for one image.
+public struct TaggingOutput: Sendable {
+  /// Pre-sigmoid class scores `[K]`.
+  public var logits: [Float]
+  /// `sigmoid(logits)` `[K]`.
+  public var probs: [Float]
+  /// Intermediate tensors, kept only when asked for (parity checks): `image_embeds` `[T, C]`,
+  /// `image_proj` `[T, L]`, `label_queries` `[K, D]`.
+  public var intermediates: [String: [Float]] = [:]
+}
+
+/// The tagging branch of RAM++, RAM and Tag2Text over a Swin backbone.
+///
+/// - RAM++: image_proj → per-image re-weighting of the 51 description embeddings per class →
+///   ReLU(wordvec_proj) → tagging head → shared fc → sigmoid.
+/// - RAM: ReLU(wordvec_proj(label_embed)) (image-independent, computed once at load) → tagging head
+///   over image_proj tokens → shared fc.
+/// - Tag2Text: learned label_embed queries → tagging head over the raw Swin tokens → per-class fc.
+public final class TaggingModel: @unchecked Sendable {
+  public let config: ModelConfig
+  public let swin: SwinTransformer
+  public let head: TaggingHead
+  let imageProj: Linear?
+  let labelEmbed: Weight?  // RAM++ [K·D, L]; RAM [K, L]
+  let reweightScale: Float
+  let wordvecProj: Linear?
+  /// RAM: the cached image-independent queries `[K, hidden]`; Tag2Text: label_embed.weight.
+  let fixedQueries: Weight?
+  let fcWeight: Weight  // [1, hidden] shared, or [1, K, hidden] per class
+  let fcBias: Weight  // [1] or [1, K]
+  let perClassClassifier: Bool
+
+  /// Builds the model from the bundle's weights, checking every tensor's shape against the config.
+  public init(config: ModelConfig, weights store: WeightStore) throws {
+    self.config = config
+    let root = WeightScope(store: store, prefix: "")
+    swin = try SwinTransformer(config: config.vision, imageSize: config.imageSize, weights: root.scope("visual_encoder"))
+    let k = config.numClasses
+    let hidden = config.taggingHead.hiddenSize
+    let visionWidth = swin.outputWidth
+    switch config.architecture {
+    case .ramPlus, .ram:
+      let l = config.labelEmbeddingDim!
+      imageProj = try Linear(root.scope("image_proj"), in: visionWidth, out: l)
+      wordvecProj = try Linear(root.scope("wordvec_proj"), in: l, out: hidden)
+      if config.architecture == .ramPlus {
+        let d = config.descriptionsPerClass!
+        labelEmbed = try root.weight("label_embed", [k * d, l])
+        reweightScale = try root.weight("reweight_scale", []).scalar
+        fixedQueries = nil
+      } else {
+        let embed = try root.weight("label_embed", [k, l])
+        labelEmbed = embed
+        reweightScale = 0
+        let q = Tensor(uninitialized: [k, hidden])
+        wordvecProj!(embed.data, rows: k, into: q.data)
+        Ops.relu(q.data, count: q.count)
+        fixedQueries = Weight(q)
+      }
+      fcWeight = try root.weight("fc.weight", [1, hidden])
+      fcBias = try root.weight("fc.bias", [1])
+      perClassClassifier = false
+    case .tag2text:
+      imageProj = nil
+      wordvecProj = nil
+      labelEmbed = nil
+      reweightScale = 0
+      fixedQueries = try root.weight("label_embed.weight", [k, hidden])
+      fcWeight = try root.weight("fc.W", [1, k, hidden])
+      fcBias = try root.weight("fc.b", [1, k])
+      perClassClassifier = true
+    }
+    head = try TaggingHead(root.scope("tagging_head"), config: config.taggingHead, keyValueWidth: config.headEncoderWidth)
+  }
+
+  /// Width of the tokens the tagging head attends to.
+  public var headTokenWidth: Int { imageProj?.outFeatures ?? swin.outputWidth }
+
+  /// Runs the backbone on `[B, 3, S, S]` pixels: `[B, T, C]` image embeddings.
+  public func imageEmbeddings(pixels: UnsafePointer<Float>, batch: Int) -> Tensor {
+    swin.forward(pixels: pixels, batch: batch)
+  }
+
+  /// Full tagging forward for `batch` images of normalised pixels `[B, 3, S, S]`.
+  public func forward(pixels: UnsafePointer<Float>, batch: Int, keepIntermediates: Bool = false) -> [TaggingOutput] {
+    let embeds = imageEmbeddings(pixels: pixels, batch: batch)
+    return tag(imageEmbeddings: embeds, batch: batch, keepIntermediates: keepIntermediates)
+  }
+
+  /// Tagging from precomputed image embeddings `[B, T, C]`.
+  public func tag(imageEmbeddings embeds: Tensor, batch: Int, keepIntermediates: Bool = false) -> [TaggingOutput] {
+    let t = swin.outputTokens
+    let c = swin.outputWidth
+    let k = config.numClasses
+    let hidden = head.hidden
+    var outputs: [TaggingOutput] = []
+    let queries = Tensor(uninitialized: [k, hidden])
+    for b in 0..<batch {
+      let image = embeds.data + b * t * c
+      var tokens = UnsafePointer(image)
+      var projected: Tensor?
+      if let imageProj {
+        let p = Tensor(uninitialized: [t, imageProj.outFeatures])
+        imageProj(image, rows: t, into: p.data)
+        projected = p
+        tokens = UnsafePointer(p.data)
+      }
+      // Label queries.
+      switch config.architecture {
+      case .ramPlus:
+        ramPlusQueries(imageProj: projected!, into: queries)
+      case .ram, .tag2text:
+        queries.data.update(from: fixedQueries!.data, count: k * hidden)
+      }
+      var out = TaggingOutput(logits: [], probs: [])
+      if keepIntermediates {
+        out.intermediates["image_embeds"] = Array(UnsafeBufferPointer(start: image, count: t * c))
+        if let projected { out.intermediates["image_proj"] = projected.array }
+        out.intermediates["label_queries"] = queries.array
+      }
+      head.forward(queries: queries.data, count: k, tokens: tokens, tokenCount: t)
+      var logits = [Float](repeating: 0, count: k)
+      for i in 0..<k {
+        let row = queries.data + i * hidden
+        let w = perClassClassifier ? fcWeight.data + i * hidden : fcWeight.data
+        var acc: Float = 0
+        for j in 0..<hidden { acc += row[j] * w[j] }
+        logits[i] = acc + (perClassClassifier ? fcBias.data[i] : fcBias.data[0])
+      }
+      out.logits = logits
+      out.probs = logits.map(Ops.sigmoid)
+      outputs.append(out)
+    }
+    return outputs
+  }
+
+  /// RAM++ per-image queries: softmax-weighted description embeddings, then ReLU(wordvec_proj).
+  func ramPlusQueries(imageProj e: Tensor, into queries: Tensor) {
+    let l = e.dim(-1)
+    let k = config.numClasses
+    let d = config.descriptionsPerClass!
+    let embed = labelEmbed!
+    // c = E[0] / ‖E[0]‖
+    var norm: Float = 0
+    for j in 0..<l { norm += e.data[j] * e.data[j] }
+    norm = norm.squareRoot()
+    let scale = expf(reweightScale)
+    var cls = [Float](repeating: 0, count: l)
+    // The reference scales the normalised token before the product: (s · c) · label_embedᵀ.
+    for j in 0..<l { cls[j] = scale * (e.data[j] / norm) }
+    // logits[k·D + d] = scale · c · label_embed[k·D + d]
+    let sims = Tensor(uninitialized: [k * d])
+    cls.withUnsafeBufferPointer { c in
+      BLAS.sgemm(
+        transB: true, m: 1, n: k * d, k: l, alpha: 1, a: c.baseAddress!, lda: l, b: embed.data, ldb: l, beta: 0,
+        c: sims.data, ldc: k * d)
+    }
+    Ops.softmaxRows(sims.data, rows: k, cols: d)
+    // L̃[k] = Σ_d w[k,d] · label_embed[k·D+d]
+    let weighted = Tensor(zeros: [k, l])
+    for cIdx in 0..<k {
+      let w = sims.data + cIdx * d
+      let dst = weighted.data + cIdx * l
+      for di in 0..<d {
+        let src = embed.data + (cIdx * d + di) * l
+        let wv = w[di]
+        for j in 0..<l { dst[j] += wv * src[j] }
+      }
+    }
+    wordvecProj!(weighted.data, rows: k, into: queries.data)
+    Ops.relu(queries.data, count: queries.count)
+  }
+}
