@@ -77,6 +77,13 @@ public struct ModelConfig: Codable, Sendable, Equatable {
     }
   }
 
+  /// The official checkpoint this config describes (file name, size, sha256), if any.
+  public struct Checkpoint: Codable, Sendable, Equatable {
+    public var file: String
+    public var bytes: Int?
+    public var sha256: String?
+  }
+
   public var architecture: Architecture
   public var imageSize: Int
   public var vision: Vision
@@ -93,9 +100,10 @@ public struct ModelConfig: Codable, Sendable, Equatable {
   /// Data file names inside the bundle (`tags`, `tags_zh`, `thresholds`, `vocab`).
   public var files: [String: String]?
   public var unusedByInference: [String]?
+  public var checkpoint: Checkpoint?
 
   enum CodingKeys: String, CodingKey {
-    case architecture, vision, threshold, caption, files
+    case architecture, vision, threshold, caption, files, checkpoint
     case imageSize = "image_size", taggingHead = "tagging_head", labelEmbeddingDim = "label_embedding_dim"
     case descriptionsPerClass = "descriptions_per_class", numClasses = "num_classes", tagEncoder = "tag_encoder"
     case textDecoder = "text_decoder", vocabSize = "vocab_size", deleteTagIndices = "delete_tag_indices"
@@ -107,6 +115,20 @@ public struct ModelConfig: Codable, Sendable, Equatable {
     guard let data = FileManager.default.contents(atPath: path) else {
       throw BundleError.missingFile(path: path, what: "the model's config.json")
     }
+    return try decode(data, path: path)
+  }
+
+  /// An official preset by name (see `OfficialConfigs.names`).
+  public static func preset(_ name: String) throws -> ModelConfig {
+    guard let text = OfficialConfigs.json(name) else {
+      throw BundleError.invalidConfig(
+        path: name, detail: "unknown preset; choose one of \(OfficialConfigs.names.joined(separator: ", "))")
+    }
+    return try decode(Data(text.utf8), path: "preset \(name)")
+  }
+
+  /// Decodes and validates config JSON; `path` names it in errors.
+  public static func decode(_ data: Data, path: String) throws -> ModelConfig {
     let config: ModelConfig
     do {
       config = try JSONDecoder().decode(ModelConfig.self, from: data)
