@@ -1,3 +1,7 @@
+import Foundation
 import VTagCLI
 
-await VTag.main()
+setvbuf(stdout, nil, _IOFBF, 1 << 16)
+let code = await VTag.runMain(Array(CommandLine.arguments.dropFirst()))
+fflush(stdout)
+exit(code)

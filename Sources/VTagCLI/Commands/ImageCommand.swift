@@ -1,0 +1,81 @@
+import ArgumentParser
+import Foundation
+import MediaIO
+import RecognizeAnything
+import TensorCore
+
+/// `vtag image`: tag still images.
+struct ImageCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "image",
+    abstract: "Tag still images (JPEG, PNG, WebP, BMP, ...).",
+    discussion: """
+      Prints, per image, `Image Tags: a | b | c` and, when the bundle has Chinese names, `图像标签: ...`.
+      With --json, one JSON object per line per image.
+      """)
+
+  @Option(name: .long, help: "Model bundle directory (default: the installed RAM++ bundle in $VTAG_MODELS or ~/.cache/vtag/models).")
+  var model: String?
+
+  @Flag(name: .long, help: "One JSON object per line per image.")
+  var json = false
+
+  @Flag(name: .long, help: "With --json, also print every class probability in class-index order.")
+  var allScores = false
+
+  @Option(name: .long, help: "OpenBLAS threads (default: the number of cores).")
+  var threads: Int?
+
+  @Argument(help: "Image files.")
+  var files: [String]
+
+  func validate() throws {
+    if files.isEmpty { throw ValidationError("give at least one image file") }
+    if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+    if allScores && !json { throw ValidationError("--all-scores needs --json") }
+  }
+
+  func run() async throws {
+    BLAS.setThreads(threads ?? ProcessInfo.processInfo.activeProcessorCount)
+    let directory = try model.map { URL(fileURLWithPath: $0) } ?? ModelBundle.defaultBundleDirectory()
+    let ram = try RecognizeAnythingModel(directory: directory)
+    var failures = 0
+    for file in files {
+      do {
+        let image = try StillImageDecoder.decode(path: file)
+        let pixels = ram.preprocess(image)
+        let result = pixels.withUnsafeBufferPointer { ram.tag(pixels: $0.baseAddress!, batch: 1)[0] }
+        if json {
+          Output.line(jsonRecord(file: file, model: ram, result: result).serialized)
+        } else {
+          if files.count > 1 { Output.line("\(file):") }
+          Output.line("Image Tags: \(result.tagString)")
+          if let zh = result.tagStringChinese { Output.line("图像标签: \(zh)") }
+        }
+      } catch {
+        failures += 1
+        Output.error("error: \(VTag.describe(error))")
+      }
+    }
+    if failures > 0 { throw ExitCode(1) }
+  }
+
+  func jsonRecord(file: String, model: RecognizeAnythingModel, result: ImageTags) -> JSONValue {
+    var fields: [(String, JSONValue)] = [
+      ("file", .string(file)),
+      ("model", .string(model.architecture.rawValue)),
+      (
+        "tags",
+        .array(
+          result.tags.map { hit in
+            var t: [(String, JSONValue)] = [("index", .int(hit.index)), ("tag", .string(hit.tag))]
+            if let zh = hit.tagZh { t.append(("tag_zh", .string(zh))) }
+            t.append(("score", .float(hit.score)))
+            return .object(t)
+          })
+      ),
+    ]
+    if allScores { fields.append(("scores", .array(result.scores.map { .float($0) }))) }
+    return .object(fields)
+  }
+}
