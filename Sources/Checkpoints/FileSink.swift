@@ -148,6 +148,15 @@ final class FileSink {
     try bytes.withUnsafeBytes { try write($0) }
   }
 
+  /// Advances the write position by `count` bytes without writing them (a hole in a sparse file; for tests).
+  func skip(_ count: Int) throws {
+    try flush()
+    guard lseek(fd, off_t(count), SEEK_CUR) >= 0 else {
+      throw CheckpointError.writeFailed(path: path, reason: "seek: \(FileSink.lastError())")
+    }
+    offset += count
+  }
+
   /// Overwrites already-written bytes at `position`.
   func patch(at position: Int, _ bytes: [UInt8]) throws {
     try flush()

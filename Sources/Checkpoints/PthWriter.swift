@@ -18,17 +18,21 @@ import Foundation
 public struct PthWriter {
   /// Identifies a storage added with `addStorage`; its zip member is `<name>/data/<index>`.
   public struct StorageID: Hashable, Sendable {
+    /// The storage's number (its key in the pickle and its member name).
     public let index: Int
   }
 
   /// A tensor: a strided view of a storage.
   public struct TensorRef: Sendable, Equatable {
+    /// The storage the tensor views.
     public var storage: StorageID
+    /// Dimensions (empty for a 0-dim tensor).
     public var shape: [Int]
     /// Strides in elements.
     public var strides: [Int]
     /// Offset into the storage in elements.
     public var offset: Int
+    /// A view of `storage`; contiguous row-major strides unless `strides` are given.
     public init(storage: StorageID, shape: [Int], strides: [Int]? = nil, offset: Int = 0) {
       self.storage = storage
       self.shape = shape
@@ -38,7 +42,7 @@ public struct PthWriter {
   }
 
   /// A picklable value for the extra top-level entries (`optimizer`, `config`, `epoch`, …).
-  public indirect enum Value {
+  public indirect enum Value: Sendable {
     case none
     case bool(Bool)
     case int(Int)

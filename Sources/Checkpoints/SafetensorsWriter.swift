@@ -15,10 +15,15 @@ import Foundation
 public struct SafetensorsWriter {
   /// One tensor to write.
   public struct Tensor {
+    /// Tensor name (header key).
     public var name: String
+    /// Dimensions (empty for a 0-dim tensor).
     public var shape: [Int]
+    /// Stored element type (f32 or i64 in practice; any type is accepted with `.bytes` data).
     public var dtype: TensorDType
+    /// The values, or how to produce them.
     public var data: TensorData
+    /// A tensor to write.
     public init(name: String, shape: [Int], dtype: TensorDType, data: TensorData) {
       self.name = name
       self.shape = shape

@@ -330,3 +330,33 @@ struct SafetensorsRoundTripTests {
     #expect(dir.files.isEmpty)
   }
 }
+
+struct LargeOffsetTests {
+  /// A member beyond 4 GiB (after a sparse hole) forces genuine ZIP64 offsets without forceZip64.
+  @Test func zip64OffsetsBeyond4GiB() throws {
+    let dir = try Scratch()
+    let path = dir.path("big.pth")
+    var w = PthWriter(path: path)
+    w.addTensor("a", shape: [3], data: .float32([1, 2, 3]))
+    let pickle = try w.pickleBytes()
+    let sink = try FileSink(path: path)
+    let zip = ZipStreamWriter(sink: sink, forceZip64: false)
+    try zip.addMember("big/data.pkl", bytes: pickle)
+    try sink.skip(0x1_0000_0000 + 1000)  // a hole: no disk space is used
+    try zip.addMember("big/data/0", bytes: [Float(1), 2, 3].flatMap { f in withUnsafeBytes(of: f) { Array($0) } })
+    try zip.finish()
+    try sink.commit()
+
+    let archive = try ZipArchive(path: path)
+    #expect(archive.file.size > 0x1_0000_0000)
+    let e = try #require(archive.entry(named: "big/data/0"))
+    #expect(e.localHeaderOffset > 0xFFFF_FFFF)
+    #expect(e.dataOffset % 64 == 0)
+    // The small member before the hole needs no ZIP64 extra; the end records do.
+    #expect(archive.entry(named: "big/data.pkl")?.localHeaderOffset == 0)
+    let ckpt = try PthCheckpoint(path: path)
+    #expect(ckpt.entries["a"]?.storageKey == "big/data/0")
+    #expect(try ckpt.floats("a").array == [1, 2, 3])
+    #expect(ckpt.storageBytesInUse == 12)
+  }
+}
