@@ -8,10 +8,14 @@ import Foundation
 
 /// A file mapped read-only into memory. The mapping lives as long as this object.
 public final class MappedFile: @unchecked Sendable {
+  /// The mapped file's path.
   public let path: String
+  /// The first byte of the mapping.
   public let base: UnsafeRawPointer
+  /// The file size in bytes.
   public let size: Int
 
+  /// Maps the file at `path` read-only; throws `cannotOpen` naming the file and the reason.
   public init(path: String) throws {
     self.path = path
     let fd = open(path, O_RDONLY)

@@ -1,25 +1,25 @@
 import Foundation
 
 /// A storage referenced by a pickle's persistent id `('storage', <StorageClass>, key, location, numel)`.
-public struct PickleStorageRef: Sendable, Equatable {
+struct PickleStorageRef: Sendable, Equatable {
   /// The storage's key: its bytes live in the zip member `<prefix>/data/<key>`.
-  public var key: String
+  var key: String
   /// Element type, from the storage class (`torch.FloatStorage` → f32, …).
-  public var dtype: TensorDType
+  var dtype: TensorDType
   /// Device location as recorded (e.g. `cpu`, `cuda:0`); informational only.
-  public var location: String
+  var location: String
   /// Number of elements in the storage, as recorded.
-  public var elementCount: Int
+  var elementCount: Int
 }
 
 /// A tensor rebuilt (symbolically) by `torch._utils._rebuild_tensor_v2`: a view of a storage.
-public struct PickleTensorRef: Sendable, Equatable {
-  public var storage: PickleStorageRef
+struct PickleTensorRef: Sendable, Equatable {
+  var storage: PickleStorageRef
   /// Offset into the storage in elements.
-  public var storageOffset: Int
-  public var shape: [Int]
+  var storageOffset: Int
+  var shape: [Int]
   /// Strides in elements.
-  public var strides: [Int]
+  var strides: [Int]
 }
 
 /// A mutable list or set produced while unpickling (reference semantics, as in Python, so that memoized

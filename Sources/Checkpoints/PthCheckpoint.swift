@@ -7,7 +7,9 @@ import Foundation
 /// zip's stored storage members. Other top-level entries (`optimizer`, `config`, `epoch`, …) are parsed as pickle
 /// only: their tensor bytes are never touched.
 public final class PthCheckpoint: TensorArchive, @unchecked Sendable {
+  /// The path the checkpoint was opened from.
   public let path: String
+  /// The state dict's tensors by name (storage keys are zip member names, `<prefix>data/<key>`).
   public let entries: [String: TensorEntry]
   /// The zip folder all members live in, with a trailing slash (e.g. `model/`, or `archive/`).
   public let archivePrefix: String
@@ -24,6 +26,10 @@ public final class PthCheckpoint: TensorArchive, @unchecked Sendable {
   public let nonTensorKeys: [String]
   /// The tensor names in the order they appear in the state dict.
   public let orderedNames: [String]
+  /// Bytes of the distinct storages the state dict uses (tied tensors counted once).
+  public let storageBytesInUse: Int
+  /// Size of the checkpoint file in bytes.
+  public var fileSize: Int { archive.file.size }
 
   private let archive: ZipArchive
   /// Storage bytes by storage key (zip member name), validated at open.
@@ -73,14 +79,14 @@ public final class PthCheckpoint: TensorArchive, @unchecked Sendable {
       if case .dict(let d)? = top.get(key) { return d }
       return nil
     }
-    let allTensors = top.values.allSatisfy { if case .tensor = $0 { true } else { false } }
+    let hasTensors = top.values.contains { if case .tensor = $0 { true } else { false } }
     if let key = topLevelKey, let d = dictUnder(key) {
       state = d
       chosen = key
     } else if topLevelKey != nil, let d = dictUnder("state_dict") {
       state = d
       chosen = "state_dict"
-    } else if topLevelKey == nil || (allTensors && top.count > 0) {
+    } else if topLevelKey == nil || hasTensors {
       state = top
     } else {
       throw CheckpointError.malformed(
@@ -141,6 +147,7 @@ public final class PthCheckpoint: TensorArchive, @unchecked Sendable {
     self.orderedNames = ordered
     self.nonTensorKeys = nonTensor
     self.storages = storages
+    self.storageBytesInUse = storages.values.reduce(0) { $0 + $1.count }
   }
 
   /// Throws unless the file starts like a zip; explains legacy torch files and non-checkpoints.
@@ -254,6 +261,8 @@ public final class PthCheckpoint: TensorArchive, @unchecked Sendable {
     return out
   }
 
+  /// The tensor as contiguous fp32: a zero-copy view of the mapping for contiguous, aligned f32 tensors; a
+  /// gathered copy for strided views; converted for f16/bf16/f64 storages.
   public func floats(_ name: String) throws -> FloatBuffer {
     guard let e = entries[name] else { throw CheckpointError.missingTensor(path: path, name: name) }
     if e.isContiguous {
@@ -273,6 +282,7 @@ public final class PthCheckpoint: TensorArchive, @unchecked Sendable {
       from: UnsafeRawBufferPointer(g), dtype: e.dtype, count: e.elementCount, owner: archive.file, path: path, name: name)
   }
 
+  /// The values of an integer tensor (e.g. a `LongStorage` `relative_position_index`) in row-major order.
   public func int64s(_ name: String) throws -> [Int64] {
     guard let e = entries[name] else { throw CheckpointError.missingTensor(path: path, name: name) }
     if e.isContiguous {

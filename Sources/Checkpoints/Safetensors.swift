@@ -4,7 +4,9 @@ import Foundation
 /// `{name: {dtype, shape, data_offsets}, "__metadata__": {...}}`, then the raw tensor bytes.
 /// The file is memory-mapped; f32 tensors are returned as zero-copy views.
 public final class SafetensorsFile: TensorArchive, @unchecked Sendable {
+  /// The path the file was opened from.
   public let path: String
+  /// Every tensor, by name.
   public let entries: [String: TensorEntry]
   /// The `__metadata__` string map, if any.
   public let metadata: [String: String]
@@ -12,6 +14,7 @@ public final class SafetensorsFile: TensorArchive, @unchecked Sendable {
   private let dataStart: Int
   private let byteRanges: [String: Range<Int>]
 
+  /// Opens and validates the file at `path` (header, dtypes, shapes and data ranges).
   public init(path: String) throws {
     let file = try MappedFile(path: path)
     self.file = file
@@ -86,12 +89,14 @@ public final class SafetensorsFile: TensorArchive, @unchecked Sendable {
     return try file.bytes(dataStart + r.lowerBound, r.count)
   }
 
+  /// The tensor as fp32 (a zero-copy view for aligned f32 data, converted otherwise).
   public func floats(_ name: String) throws -> FloatBuffer {
     guard let e = entries[name] else { throw CheckpointError.missingTensor(path: path, name: name) }
     let raw = try rawBytes(name)
     return try DTypeConversion.floatBuffer(from: raw, dtype: e.dtype, count: e.elementCount, owner: file, path: path, name: name)
   }
 
+  /// The values of an integer tensor.
   public func int64s(_ name: String) throws -> [Int64] {
     guard let e = entries[name] else { throw CheckpointError.missingTensor(path: path, name: name) }
     let raw = try rawBytes(name)
