@@ -46,8 +46,7 @@ public struct VTag: AsyncParsableCommand {
 
   /// The user-facing text of an error: its `description` when it has one.
   static func describe(_ error: any Error) -> String {
-    if let e = error as? any CustomStringConvertible { return e.description }
-    return "\(error)"
+    String(describing: error)
   }
 }
 

@@ -11,8 +11,6 @@ public final class SyntheticWeights: TensorArchive, @unchecked Sendable {
   public let entries: [String: TensorEntry]
   public let layout: [CheckpointLayout.Item]
   let seed: UInt64
-  private let lock = NSLock()
-  private var cache: [String: FloatBuffer] = [:]
 
   public init(config: ModelConfig, seed: UInt64 = 1205) {
     layout = CheckpointLayout.items(config)
@@ -28,20 +26,12 @@ public final class SyntheticWeights: TensorArchive, @unchecked Sendable {
     self.entries = entries
   }
 
-  /// Values of tensor `name`, generated on first use (tied tensors share their owner's values).
+  /// Values of tensor `name`, generated afresh on every call from a seed derived from its storage
+  /// key, so tied tensors get their owner's values and nothing is cached (memory stays bounded by
+  /// the tensors the caller holds).
   public func floats(_ name: String) throws -> FloatBuffer {
     guard let entry = entries[name] else { throw CheckpointError.missingTensor(path: path, name: name) }
-    let key = entry.storageKey
-    if let hit = lock.withLock({ cache[key] }) { return hit }
-    let buffer = generate(key: key, shape: entry.shape)
-    lock.withLock { cache[key] = buffer }
-    return buffer
-  }
-
-  /// Drops cached tensors (after a tensor was written out).
-  public func evict(_ name: String) {
-    guard let key = entries[name]?.storageKey else { return }
-    _ = lock.withLock { cache.removeValue(forKey: key) }
+    return generate(key: entry.storageKey, shape: entry.shape)
   }
 
   public func int64s(_ name: String) throws -> [Int64] {
@@ -57,12 +47,6 @@ public final class SyntheticWeights: TensorArchive, @unchecked Sendable {
       return out
     }
     throw CheckpointError.wrongDType(path: path, name: name, dtype: entry.dtype.rawValue, wanted: "int64")
-  }
-
-  /// Fills `out` with the values of `name` (for streaming writers).
-  public func fill(_ name: String, into out: UnsafeMutableBufferPointer<Float>) throws {
-    let values = try floats(name)
-    out.baseAddress!.update(from: values.base, count: min(out.count, values.count))
   }
 
   func generate(key: String, shape: [Int]) -> FloatBuffer {
