@@ -28,6 +28,10 @@ public struct ImageTags: Sendable {
   public var scores: [Float]
   /// Intermediate tensors when requested.
   public var intermediates: [String: [Float]]
+  /// Tag2Text: the caption (guided by the predicted tags, or by the user's tags when given).
+  public var caption: CaptionResult?
+  /// Tag2Text specified-tags mode: the user's tag text as the caption's guide.
+  public var specifiedTags: String?
 
   /// English names joined with `" | "` (the reference's output string).
   public var tagString: String { tags.map(\.tag).joined(separator: " | ") }
@@ -45,29 +49,51 @@ public final class RecognizeAnythingModel: @unchecked Sendable {
   public let tagging: TaggingModel
   /// Classes never reported (Tag2Text's `delete_tag_indices`).
   public let deletedIndices: Set<Int>
+  /// Tag2Text's caption generator (nil for RAM/RAM++, or when captions were not requested).
+  public let captioner: Tag2TextCaptioner?
 
   /// Opens the bundle at `directory` and loads its weights.
-  public convenience init(directory: URL) throws {
-    try self.init(bundle: ModelBundle(directory: directory))
+  public convenience init(directory: URL, captions: Bool = true) throws {
+    try self.init(bundle: ModelBundle(directory: directory), captions: captions)
   }
 
-  public init(bundle: ModelBundle) throws {
+  /// Loads the bundle's weights. A Tag2Text bundle also loads its captioner unless `captions` is false.
+  public init(bundle: ModelBundle, captions: Bool = true) throws {
     self.bundle = bundle
     let archive = try openTensorArchive(path: bundle.weightsPath)
     store = WeightStore(archive: archive)
     tagging = try TaggingModel(config: bundle.config, weights: store)
     deletedIndices = Set(bundle.config.deleteTagIndices ?? [])
+    captioner =
+      bundle.config.architecture == .tag2text && captions ? try Tag2TextCaptioner(bundle: bundle, weights: store) : nil
   }
 
   public var architecture: Architecture { bundle.config.architecture }
   /// Input side length (384).
   public var imageSize: Int { bundle.config.imageSize }
 
-  /// Tags `batch` preprocessed images `[B, 3, S, S]`.
-  public func tag(pixels: UnsafePointer<Float>, batch: Int, keepIntermediates: Bool = false) -> [ImageTags] {
-    tagging.forward(pixels: pixels, batch: batch, keepIntermediates: keepIntermediates).map {
+  /// Tags `batch` preprocessed images `[B, 3, S, S]`; a Tag2Text model also captions them, guided by
+  /// the predicted tags or, when `specifiedTags` is given, by those (commas become `" | "`).
+  public func tag(
+    pixels: UnsafePointer<Float>, batch: Int, keepIntermediates: Bool = false, specifiedTags: String? = nil
+  ) throws -> [ImageTags] {
+    let embeds = tagging.imageEmbeddings(pixels: pixels, batch: batch)
+    var results = tagging.tag(imageEmbeddings: embeds, batch: batch, keepIntermediates: keepIntermediates).map {
       decide($0)
     }
+    if let captioner {
+      let t = tagging.swin.outputTokens
+      let c = tagging.swin.outputWidth
+      for b in 0..<batch {
+        let guide = specifiedTags.map(Tag2TextCaptioner.specifiedTagText) ?? results[b].tagString
+        let caption = try captioner.caption(
+          imageEmbeddings: embeds.data + b * t * c, tokens: t, tagText: guide, keepIntermediates: keepIntermediates)
+        for (k, v) in caption.intermediates { results[b].intermediates[k] = v }
+        results[b].caption = caption
+        results[b].specifiedTags = specifiedTags
+      }
+    }
+    return results
   }
 
   /// Applies thresholds (strict `>`) and deletions to a forward output.
@@ -76,6 +102,6 @@ public final class RecognizeAnythingModel: @unchecked Sendable {
     for (i, p) in output.probs.enumerated() where p > bundle.thresholds[i] && !deletedIndices.contains(i) {
       hits.append(TagHit(index: i, tag: bundle.tags[i], tagZh: bundle.tagsChinese?[i], score: p))
     }
-    return ImageTags(tags: hits, scores: output.probs, intermediates: output.intermediates)
+    return ImageTags(tags: hits, scores: output.probs, intermediates: output.intermediates, caption: nil, specifiedTags: nil)
   }
 }

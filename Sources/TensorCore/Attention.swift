@@ -7,13 +7,15 @@ public enum Attention {
   ///
   /// - `q`: `[nq, heads·dh]` rows with stride `ldq`; `k`, `v`: `[nk, heads·dh]` with strides `ldk`, `ldv`.
   /// - `bias`: optional additive scores per head, `[heads, nq, nk]` contiguous (relative position
-  ///   bias, masks), or `biasPerKey`: an additive `[nk]` row shared by all heads and queries (padding masks).
+  ///   bias, masks); `sharedBias`: additive `[nq, nk]` scores for every head (causal masks);
+  ///   `biasPerKey`: an additive `[nk]` row shared by all heads and queries (padding masks).
   /// - `out`: `[nq, heads·dh]` with stride `ldo`, heads concatenated head-major.
   /// - `scratch`: at least `nq·nk` floats.
   public static func multiHead(
     q: UnsafePointer<Float>, ldq: Int, k: UnsafePointer<Float>, ldk: Int, v: UnsafePointer<Float>, ldv: Int,
     nq: Int, nk: Int, heads: Int, headDim dh: Int, scale: Float,
-    bias: UnsafePointer<Float>? = nil, biasPerKey: UnsafePointer<Float>? = nil,
+    bias: UnsafePointer<Float>? = nil, sharedBias: UnsafePointer<Float>? = nil,
+    biasPerKey: UnsafePointer<Float>? = nil,
     out: UnsafeMutablePointer<Float>, ldo: Int, scratch: UnsafeMutablePointer<Float>
   ) {
     for h in 0..<heads {
@@ -24,6 +26,9 @@ public enum Attention {
       if let bias {
         let bh = bias + h * nq * nk
         for i in 0..<(nq * nk) { scratch[i] += bh[i] }
+      }
+      if let sharedBias {
+        for i in 0..<(nq * nk) { scratch[i] += sharedBias[i] }
       }
       if let biasPerKey {
         for i in 0..<nq {
