@@ -129,6 +129,11 @@ struct TokenizerTests {
     #expect(tokenizer.tokenize("a\u{1C}b") == ["ab"])
     #expect(tokenizer.tokenize("\u{E000}a") == ["a"])
     #expect(tokenizer.tokenize("x\u{301}y") == ["x", "##y"])
+    // Unicode 14 character data (Python 3.11, the reference): later assignments are unassigned and dropped,
+    // U+1171E is still a nonspacing mark.
+    #expect(tokenizer.encode("a\u{31E4}b", addSpecialTokens: false) == [11113])
+    #expect(tokenizer.encode("\u{A7CB}x", addSpecialTokens: false) == [1060])
+    #expect(tokenizer.encode("a\u{1171E}b", addSpecialTokens: false) == [11113])
   }
 
   @Test("decode details", .enabled(if: Fixtures.exists(vocabURL), Comment(rawValue: Fixtures.missing(vocabURL))))
