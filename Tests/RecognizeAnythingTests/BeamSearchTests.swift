@@ -199,6 +199,32 @@ struct BeamSearchTests {
     #expect(result.minimumDecisionGap >= 0)
   }
 
+  @Test("Tag2Text-sized search: 30524 logits, 3 beams, up to 50 tokens")
+  func tag2textSized() throws {
+    // Deterministic pseudo-random logits in [-8, 8); EOS (102) is boosted so that it eventually wins.
+    let prefix = [30522, 1037, 3861, 1997]
+    var calls = 0
+    let result = try BeamSearch().generate(prefix: prefix) { step in
+      calls += 1
+      return step.sequences.map { sequence in
+        var state = UInt64(truncatingIfNeeded: sequence.reduce(1469598103934665603) { ($0 ^ $1) &* 1099511628211 })
+        var row = [Float](repeating: 0, count: 30524)
+        for index in row.indices {
+          state = state &* 6364136223846793005 &+ 1442695040888963407
+          row[index] = Float(state >> 40) / Float(1 << 24) * 16 - 8
+        }
+        row[102] = 9
+        return row
+      }
+    }
+    #expect(calls == result.steps)
+    #expect(Array(result.tokens.prefix(4)) == prefix)
+    #expect(result.endedWithEOS)
+    // EOS is the most likely token from the start, so it ends as soon as min_length allows.
+    #expect(result.tokens.count == 11)
+    #expect(result.tokens.last == 102)
+  }
+
   @Test("bad configurations and logits are rejected")
   func badInput() throws {
     let lm = FakeLM(table: [:], fallback: [0.5, 0.3, 0.2])
