@@ -33,6 +33,8 @@ public final class TaggingModel: @unchecked Sendable {
   let fcWeight: Weight  // [1, hidden] shared, or [1, K, hidden] per class
   let fcBias: Weight  // [1] or [1, K]
   let perClassClassifier: Bool
+  /// Optional stage observer (benchmarks): called with `projection` and `head` when they end.
+  public var onStage: (@Sendable (String) -> Void)?
 
   /// Builds the model from the bundle's weights, checking every tensor's shape against the config.
   public init(config: ModelConfig, weights store: WeightStore) throws {
@@ -122,6 +124,7 @@ public final class TaggingModel: @unchecked Sendable {
         if let projected { out.intermediates["image_proj"] = projected.array }
         out.intermediates["label_queries"] = queries.array
       }
+      onStage?("projection")
       head.forward(queries: queries.data, count: k, tokens: tokens, tokenCount: t)
       var logits = [Float](repeating: 0, count: k)
       for i in 0..<k {
@@ -131,6 +134,7 @@ public final class TaggingModel: @unchecked Sendable {
         for j in 0..<hidden { acc += row[j] * w[j] }
         logits[i] = acc + (perClassClassifier ? fcBias.data[i] : fcBias.data[0])
       }
+      onStage?("head")
       out.logits = logits
       out.probs = logits.map(Ops.sigmoid)
       outputs.append(out)

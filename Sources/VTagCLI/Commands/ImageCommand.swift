@@ -1,20 +1,23 @@
 import ArgumentParser
 import Foundation
+import ImageCore
 import MediaIO
 import RecognizeAnything
 import TensorCore
 
-/// `vtag image`: tag still images.
+/// `vtag image`: tag (and, with Tag2Text, caption) still images.
 struct ImageCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "image",
-    abstract: "Tag still images (JPEG, PNG, WebP, BMP, ...).",
+    abstract: "Tag still images (JPEG, PNG, WebP, BMP, ...); Tag2Text bundles also caption them.",
     discussion: """
-      Prints, per image, `Image Tags: a | b | c` and, when the bundle has Chinese names, `图像标签: ...`.
-      With --json, one JSON object per line per image.
+      Prints, per image, `Image Tags: a | b | c` and, when the bundle has Chinese names, `图像标签: ...`;
+      a Tag2Text bundle adds `Image Caption: ...`. With --json, one JSON object per line per image.
       """)
 
-  @Option(name: .long, help: "Model bundle directory (default: the installed RAM++ bundle in $VTAG_MODELS or ~/.cache/vtag/models).")
+  @Option(
+    name: .long,
+    help: "Model bundle directory (default: the installed RAM++ bundle in $VTAG_MODELS or ~/.cache/vtag/models).")
   var model: String?
 
   @Flag(name: .long, help: "One JSON object per line per image.")
@@ -23,11 +26,14 @@ struct ImageCommand: AsyncParsableCommand {
   @Flag(name: .long, help: "With --json, also print every class probability in class-index order.")
   var allScores = false
 
+  @Option(name: .long, help: "Tag2Text: caption guided by these tags instead of the predicted ones (\"cloud, sky\").")
+  var specifiedTags: String?
+
   @Option(name: .long, help: "OpenBLAS threads (default: the number of cores).")
   var threads: Int?
 
   @Argument(help: "Image files.")
-  var files: [String]
+  var files: [String] = []
 
   func validate() throws {
     if files.isEmpty { throw ValidationError("give at least one image file") }
@@ -39,18 +45,27 @@ struct ImageCommand: AsyncParsableCommand {
     BLAS.setThreads(threads ?? ProcessInfo.processInfo.activeProcessorCount)
     let directory = try model.map { URL(fileURLWithPath: $0) } ?? ModelBundle.defaultBundleDirectory()
     let ram = try RecognizeAnythingModel(directory: directory)
+    // The reference ignores '', 'none' and 'None' as user tags.
+    let userTags = specifiedTags.flatMap { ["", "none", "None"].contains($0) ? nil : $0 }
+    if userTags != nil && ram.captioner == nil {
+      throw ValidationError("--specified-tags needs a Tag2Text bundle; \(directory.path) is \(ram.architecture.rawValue)")
+    }
     var failures = 0
     for file in files {
       do {
-        let image = 0; _ = image
-        let pixels = [Float]()
-        let result = pixels.withUnsafeBufferPointer { ram.tag(pixels: $0.baseAddress!, batch: 1)[0] }
+        let image = try StillImageDecoder.decode(path: file)
+        let pixels = ModelInput.pixelValues(image, size: ram.imageSize)
+        let result = try pixels.withUnsafeBufferPointer {
+          try ram.tag(pixels: $0.baseAddress!, batch: 1, specifiedTags: userTags)[0]
+        }
         if json {
           Output.line(jsonRecord(file: file, model: ram, result: result).serialized)
         } else {
           if files.count > 1 { Output.line("\(file):") }
           Output.line("Image Tags: \(result.tagString)")
           if let zh = result.tagStringChinese { Output.line("图像标签: \(zh)") }
+          if let user = result.specifiedTags { Output.line("User-specified Tags: \(user)") }
+          if let caption = result.caption { Output.line("Image Caption: \(caption.caption)") }
         }
       } catch {
         failures += 1
@@ -75,6 +90,11 @@ struct ImageCommand: AsyncParsableCommand {
           })
       ),
     ]
+    if let user = result.specifiedTags { fields.append(("specified_tags", .string(user))) }
+    if let caption = result.caption {
+      fields.append(("caption", .string(caption.caption)))
+      fields.append(("caption_token_ids", .array(caption.tokenIDs.map { .int($0) })))
+    }
     if allScores { fields.append(("scores", .array(result.scores.map { .float($0) }))) }
     return .object(fields)
   }
