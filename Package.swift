@@ -54,7 +54,9 @@ let package = Package(
     .target(name: "VTagTestSupport", path: "Tests/VTagTestSupport"),
     .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "VTagTestSupport"]),
     .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints", "VTagTestSupport"]),
-    .testTarget(name: "ImageCoreTests", dependencies: ["ImageCore", "MediaIO", "Checkpoints", "VTagTestSupport"]),
+    .testTarget(
+      name: "ImageCoreTests", dependencies: ["ImageCore", "MediaIO", "Checkpoints", "VTagTestSupport"],
+      resources: [.copy("Resources")]),
     .testTarget(
       name: "RecognizeAnythingTests",
       dependencies: ["RecognizeAnything", "Checkpoints", "ImageCore", "MediaIO", "TensorCore", "VTagTestSupport"]),

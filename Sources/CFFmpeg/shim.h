@@ -26,4 +26,40 @@ static inline int cff_frame_is_key(const AVFrame *f) {
 }
 static inline void cff_set_log_quiet(void) { av_log_set_level(AV_LOG_QUIET); }
 static inline void cff_set_log_error(void) { av_log_set_level(AV_LOG_ERROR); }
+
+/* AVFrame's fixed-size arrays (data[8], linesize[8]) are awkward tuples in Swift. */
+static inline uint8_t *cff_frame_data(const AVFrame *f, int plane) { return f->data[plane]; }
+static inline int cff_frame_linesize(const AVFrame *f, int plane) { return f->linesize[plane]; }
+
+/* Converts a decoded frame of any pixel format to packed RGB24 of the same size with swscale (accurate rounding,
+ * full-resolution chroma), honouring the frame's colour matrix and range. dst must hold height rows of dst_stride bytes.
+ * Returns 0 or a negative AVERROR. */
+static inline int cff_frame_to_rgb24(const AVFrame *f, uint8_t *dst, int dst_stride) {
+  struct SwsContext *sws;
+  const int *src_coefs;
+  int cs, src_range, h;
+  uint8_t *dsts[4] = {dst, NULL, NULL, NULL};
+  int strides[4] = {dst_stride, 0, 0, 0};
+  if (f->width <= 0 || f->height <= 0) return AVERROR(EINVAL);
+  sws = sws_getContext(f->width, f->height, (enum AVPixelFormat)f->format, f->width, f->height, AV_PIX_FMT_RGB24,
+                       SWS_BICUBIC | SWS_ACCURATE_RND | SWS_BITEXACT | SWS_FULL_CHR_H_INT | SWS_FULL_CHR_H_INP,
+                       NULL, NULL, NULL);
+  if (!sws) return AVERROR(ENOSYS);
+  cs = (int)f->colorspace;
+  if (cs <= 0 || cs > 10 || cs == 2 || cs == 3) cs = SWS_CS_DEFAULT;
+  src_coefs = sws_getCoefficients(cs);
+  src_range = f->color_range == AVCOL_RANGE_JPEG;
+  switch (f->format) {
+  case AV_PIX_FMT_YUVJ420P: case AV_PIX_FMT_YUVJ422P: case AV_PIX_FMT_YUVJ444P:
+  case AV_PIX_FMT_YUVJ440P: case AV_PIX_FMT_YUVJ411P:
+    src_range = 1;
+    break;
+  default:
+    break;
+  }
+  sws_setColorspaceDetails(sws, src_coefs, src_range, sws_getCoefficients(SWS_CS_DEFAULT), 1, 0, 1 << 16, 1 << 16);
+  h = sws_scale(sws, (const uint8_t *const *)f->data, f->linesize, 0, f->height, dsts, strides);
+  sws_freeContext(sws);
+  return h == f->height ? 0 : AVERROR(EINVAL);
+}
 #endif
