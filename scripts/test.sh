@@ -16,7 +16,7 @@ fixtures=../shared/fixtures/ram-parity
 if [ -d "$fixtures" ]; then
   echo "== command-line parity (vtag image --json --all-scores) against $fixtures"
   bin=$(swift build --show-bin-path)/vtag
-  python3 ../shared/tools/check_cli_parity.py --vtag "$bin" --fixtures "$fixtures" --models "${VTAG_PARITY_MODELS:-ram_plus,ram}"
+  python3 ../shared/tools/check_cli_parity.py --vtag "$bin" --fixtures "$fixtures" --models "${VTAG_PARITY_MODELS:-ram_plus,ram,tag2text}"
 else
   echo "skipped: command-line parity needs $fixtures, which is absent"
 fi
