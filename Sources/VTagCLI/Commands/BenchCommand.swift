@@ -34,6 +34,9 @@ struct BenchCommand: AsyncParsableCommand {
   @Flag(name: .long, help: "Tag2Text: also time the caption (tag encoder + beam search).")
   var caption = false
 
+  @Flag(name: .long, help: "Also print the sgemm rate of every distinct product shape of the model.")
+  var shapes = false
+
   func validate() throws {
     guard ["md", "json", "csv"].contains(output) else { throw ValidationError("--output must be md, json or csv") }
     guard repetitions >= 1 else { throw ValidationError("--repetitions must be at least 1") }
@@ -153,7 +156,13 @@ struct BenchCommand: AsyncParsableCommand {
     }
     let median = times.sorted()[times.count / 2]
     let medianIndex = times.firstIndex(of: median)!
-    let sgemmSeconds = SgemmRoofline.seconds(for: profile)
+    let sgemmSeconds = SgemmRoofline.seconds(for: profile) { g, seconds in
+      if shapes {
+        Output.line(
+          "  sgemm \(g.m)×\(g.n)×\(g.k)\(g.transB ? " (B transposed)" : "") ×\(g.count) [\(g.stage)]: "
+            + String(format: "%.1f GFLOP/s, %.4f s", g.flops / seconds / 1e9, seconds))
+      }
+    }
     let flopsPerImage = profile.flops / Double(batch)
     return Row(
       model: name, architecture: ram.architecture.rawValue, threads: threads, batch: batch, secondsPerImage: median,
@@ -192,7 +201,7 @@ final class StageClock: @unchecked Sendable {
 
 /// The time the model's matrix products take as bare back-to-back `cblas_sgemm` calls.
 enum SgemmRoofline {
-  static func seconds(for profile: ComputeProfile) -> Double {
+  static func seconds(for profile: ComputeProfile, report: (ComputeProfile.Gemm, Double) -> Void = { _, _ in }) -> Double {
     var total = 0.0
     for g in profile.distinctShapes {
       let a = Tensor(zeros: [g.m, g.k])
@@ -215,6 +224,7 @@ enum SgemmRoofline {
         best = min(best, Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9 / Double(reps))
       }
       total += best * Double(g.count)
+      report(g, best * Double(g.count))
     }
     return total
   }
