@@ -50,7 +50,16 @@ public enum StillImageDecoder {
       }
       return try JPEGDecoding.decode(data, path: path)
     }
-    return try FFmpegStillDecoding.decode(path: path)
+    do {
+      return try FFmpegStillDecoding.decode(path: path)
+    } catch {
+      // FFmpeg's image2 demuxer trusts the file extension: a text file named "x.png" reaches the PNG decoder and
+      // fails as "invalid data". Only call data corrupt when it starts like an image.
+      if case .corrupt(let detail) = error.reason, !ImageSignature.isKnown(head) {
+        throw fail(.notAnImage("the content is not a recognised image format; \(detail)"))
+      }
+      throw error
+    }
   }
 
   static func describe(_ error: any Error) -> String {
@@ -133,5 +142,29 @@ enum PixelMath {
   static func cmykChannelToRGB(_ c: Int, nk: Int) -> UInt8 {
     let v = nk - mulDiv255(c, nk)
     return UInt8(clamping: v)
+  }
+}
+
+/// Magic numbers of the still-image formats FFmpeg reads, to tell damaged images from files that are no image at all.
+enum ImageSignature {
+  static func isKnown(_ h: [UInt8]) -> Bool {
+    func starts(_ bytes: [UInt8], at offset: Int = 0) -> Bool {
+      h.count >= offset + bytes.count && Array(h[offset..<(offset + bytes.count)]) == bytes
+    }
+    func ascii(_ s: String, at offset: Int = 0) -> Bool { starts(Array(s.utf8), at: offset) }
+    if starts([0x89, 0x50, 0x4E, 0x47]) { return true }  // PNG / APNG
+    if starts([0xFF, 0xD8]) { return true }  // JPEG family
+    if ascii("GIF8") || ascii("BM") || ascii("8BPS") || ascii("qoif") || ascii("DDS ") { return true }
+    if ascii("RIFF") && ascii("WEBP", at: 8) { return true }
+    if starts([0x49, 0x49, 0x2A, 0x00]) || starts([0x4D, 0x4D, 0x00, 0x2A]) { return true }  // TIFF
+    if starts([0x49, 0x49, 0x2B, 0x00]) || starts([0x4D, 0x4D, 0x00, 0x2B]) { return true }  // BigTIFF
+    if h.count >= 2 && h[0] == 0x50 && Array("1234567fFhH".utf8).contains(h[1]) { return true }  // PNM / PAM / PFM / PHM
+    if starts([0x00, 0x00, 0x00, 0x0C, 0x6A, 0x50, 0x20, 0x20]) || starts([0xFF, 0x4F, 0xFF, 0x51]) { return true }  // JPEG 2000
+    if starts([0xFF, 0x0A]) || starts([0x00, 0x00, 0x00, 0x0C, 0x4A, 0x58, 0x4C, 0x20]) { return true }  // JPEG XL
+    if starts([0x76, 0x2F, 0x31, 0x01]) { return true }  // OpenEXR
+    if starts([0x01, 0xDA]) || starts([0x59, 0xA6, 0x6A, 0x95]) { return true }  // SGI, Sun raster
+    if starts([0x00, 0x00, 0x01, 0x00]) { return true }  // ICO
+    if h.count >= 2 && h[0] == 0x0A && h[1] <= 5 { return true }  // PCX
+    return false
   }
 }
