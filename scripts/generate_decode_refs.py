@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""Generates small JPEG decode references for ImageCoreTests (Pillow encodes, Pillow decodes with convert("RGB")).
+"""Generates small decode references for ImageCoreTests (Pillow encodes, Pillow decodes with convert("RGB")).
 
-Writes Tests/ImageCoreTests/Resources/decode/<name>.jpg and <name>.rgb (raw interleaved RGB of
-PIL.Image.open(<name>.jpg).convert("RGB"), the reference decode) plus manifest.json. Needs Pillow 13 and numpy.
+Writes Tests/ImageCoreTests/Resources/decode/<name>.<jpg|webp> and <name>.rgb (raw interleaved RGB of
+PIL.Image.open(file).convert("RGB"), the reference decode) plus manifest.json. Needs Pillow 13 and numpy.
 """
 import json
 import os
@@ -36,15 +36,24 @@ def main():
     files["exif-orientation-6"] = (rgb, {"quality": 85, "exif": exif.tobytes()})
     # Progressive, 4:4:4.
     files["progressive-444"] = (rgb, {"quality": 95, "progressive": True, "subsampling": 0})
+    # Lossy WebP (VP8 4:2:0, odd size): libwebp's fancy upsampling + fixed-point YUV->RGB.
+    files["lossy"] = (rgb, {"format": "WEBP", "quality": 70})
+    alpha = Image.fromarray(pattern(45, 31, 2)[:, :, 0], "L")
+    rgba = rgb.copy()
+    rgba.putalpha(alpha)
+    files["lossy-alpha"] = (rgba, {"format": "WEBP", "quality": 70})
     manifest = []
     for name, (im, opts) in files.items():
-        path = os.path.join(outdir, name + ".jpg")
-        im.save(path, "JPEG", **opts)
+        opts = dict(opts)
+        fmt = opts.pop("format", "JPEG")
+        path = os.path.join(outdir, name + (".jpg" if fmt == "JPEG" else ".webp"))
+        im.save(path, fmt, **opts)
         ref = Image.open(path)
         mode = ref.mode
         out = np.asarray(ref.convert("RGB"))
         out.tofile(os.path.join(outdir, name + ".rgb"))
-        manifest.append({"name": name, "mode": mode, "width": out.shape[1], "height": out.shape[0]})
+        manifest.append({"name": name, "file": os.path.basename(path), "mode": mode, "width": out.shape[1],
+                         "height": out.shape[0]})
     with open(os.path.join(outdir, "manifest.json"), "w") as f:
         json.dump({"generator": "scripts/generate_decode_refs.py", "pillow": PIL.__version__, "cases": manifest}, f,
                   indent=1)

@@ -9,11 +9,13 @@ import ImageCore
 /// - JPEG (recognised by its magic bytes `FF D8 FF`, whatever the file name) is decoded with libjpeg-turbo and its
 ///   defaults (ISLOW IDCT, fancy upsampling) to RGB; grayscale is replicated into R = G = B; CMYK/YCCK is converted like
 ///   Pillow (Adobe-inverted CMYK, then `R = (255 − K) − (255 − K)·C'/255` with Pillow's rounding).
-/// - Everything else (PNG, WebP, BMP, GIF, TIFF, PNM, …) is decoded with FFmpeg (first frame of the first video stream).
-///   RGB/BGR variants, RGBA, gray, gray + alpha, palette, 1-bit, and 16-bit RGB/gray are converted by hand exactly as
-///   Pillow's `convert("RGB")` does (alpha is dropped, not composited; 16-bit RGB keeps the high byte; 16-bit gray,
-///   which Pillow opens as `I;16`, is clipped to 255). Other pixel formats (e.g. lossy WebP's YUV) go through swscale
-///   and may differ from Pillow by a few levels.
+/// - Everything else (PNG, WebP, BMP, GIF, TIFF, PNM, TGA, QOI, …) is decoded with FFmpeg (first frame of the first
+///   video stream). The conversion to RGB follows Pillow's `convert("RGB")` exactly for: RGB/BGR variants, RGBA (alpha
+///   dropped, not composited), gray (replicated), gray + alpha, palette, 1-bit, 16-bit RGB(A) and gray + alpha (high
+///   byte kept), 16-bit gray (Pillow's `I;16`: clipped to 255), 16-bit 5-6-5 / 5-5-5 BMP (`v·255/max`, truncated), and
+///   lossy WebP (libwebp's fancy chroma upsampling and fixed-point BT.601, see `WebPYUV`). Other pixel formats (e.g.
+///   YCbCr TIFF) go through swscale and may differ from Pillow by a few levels.
+///   Non-images (text, video, …) are rejected with ``ImageDecodeError/Reason/notAnImage(_:)``.
 /// - EXIF orientation is ignored, as in the reference.
 public enum StillImageDecoder {
   /// Largest accepted image, in pixels: Pillow's decompression-bomb error threshold (2 × `MAX_IMAGE_PIXELS`).
