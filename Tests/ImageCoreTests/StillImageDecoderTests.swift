@@ -182,6 +182,26 @@ struct FFmpegFormatTests {
     #expect(try StillImageDecoder.decode(path: f.path).pixels == expected)
   }
 
+  @Test("TIFF (RGB, gray, RGBA, 16-bit) and PPM", arguments: [
+    ("rgb.tiff", "rgb24"), ("gray.tiff", "gray"), ("rgba.tiff", "rgba"), ("rgb48.tiff", "rgb48le"), ("image.ppm", "rgb24"),
+  ])
+  func tiffAndPNM(_ name: String, _ pixFmt: String) throws {
+    let s = try Scratch()
+    let f = s.url(name)
+    try FFmpegCLI.make(f, extra: ["-pix_fmt", pixFmt])
+    let img = try StillImageDecoder.decode(path: f.path)
+    let raw = try FFmpegCLI.raw(f, pixFmt: pixFmt)
+    let expected: [UInt8]
+    switch pixFmt {
+    case "gray": expected = raw.flatMap { [$0, $0, $0] }
+    case "rgba": expected = stride(from: 0, to: raw.count, by: 4).flatMap { raw[$0..<($0 + 3)] }
+    case "rgb48le": expected = stride(from: 1, to: raw.count, by: 2).map { raw[$0] }
+    default: expected = raw
+    }
+    #expect(img.width == 37 && img.height == 23)
+    #expect(img.pixels == expected)
+  }
+
   @Test("GIF (first frame)")
   func gif() throws {
     let s = try Scratch()
