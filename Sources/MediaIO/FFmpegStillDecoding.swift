@@ -69,8 +69,11 @@ enum FFmpegStillDecoding {
       throw fail(.corrupt("bad codec parameters"))
     }
     codecCtx.pointee.thread_count = 1
-    // Verify checksums and stop at damaged data, as Pillow refuses broken files.
-    codecCtx.pointee.err_recognition = AV_EF_CRCCHECK | AV_EF_EXPLODE
+    // PNG: verify chunk CRCs and stop at damaged data, as Pillow refuses broken PNGs. Not for every codec: with
+    // AV_EF_EXPLODE the TIFF decoder rejects ordinary files.
+    if codecID == AV_CODEC_ID_PNG || codecID == AV_CODEC_ID_APNG {
+      codecCtx.pointee.err_recognition = AV_EF_CRCCHECK | AV_EF_EXPLODE
+    }
     let openCodec = avcodec_open2(codecCtx, codec, nil)
     guard openCodec >= 0 else {
       throw fail(.unsupported("cannot open the \(codecName) decoder: \(errorString(openCodec))"))
@@ -127,6 +130,10 @@ enum FFmpegStillDecoding {
     guard w > 0, h > 0 else { throw fail(.corrupt("\(codecName): empty picture")) }
     guard w * h <= StillImageDecoder.maxPixels else { throw fail(.tooLarge(width: w, height: h)) }
     do {
+      let format = AVPixelFormat(rawValue: frame.pointee.format)
+      if codecID == AV_CODEC_ID_WEBP && (format == AV_PIX_FMT_YUV420P || format == AV_PIX_FMT_YUVA420P) {
+        return try WebPYUV.convert(frame)
+      }
       return try FrameToRGB.convert(frame)
     } catch let e as FrameToRGB.Failure {
       throw fail(.unsupported(e.message))

@@ -21,6 +21,9 @@ enum FrameToRGB {
     case palette
     /// 1 bit per pixel, most significant bit first; `oneIsWhite` for MONOBLACK.
     case mono(oneIsWhite: Bool)
+    /// 16-bit RGB 5-6-5 (`greenBits` 6) or x-5-5-5 (`greenBits` 5), red in the high bits (16-bit BMP).
+    /// Pillow (`BGR;16` / `BGR;15`) expands each field as `v * 255 / max` with truncation.
+    case rgb16(greenBits: Int, bigEndian: Bool)
   }
 
   static func layout(_ f: AVPixelFormat) -> Layout? {
@@ -48,6 +51,10 @@ enum FrameToRGB {
     case AV_PIX_FMT_PAL8: return .palette
     case AV_PIX_FMT_MONOBLACK: return .mono(oneIsWhite: true)
     case AV_PIX_FMT_MONOWHITE: return .mono(oneIsWhite: false)
+    case AV_PIX_FMT_RGB565LE: return .rgb16(greenBits: 6, bigEndian: false)
+    case AV_PIX_FMT_RGB565BE: return .rgb16(greenBits: 6, bigEndian: true)
+    case AV_PIX_FMT_RGB555LE: return .rgb16(greenBits: 5, bigEndian: false)
+    case AV_PIX_FMT_RGB555BE: return .rgb16(greenBits: 5, bigEndian: true)
     default: return nil
     }
   }
@@ -115,6 +122,16 @@ enum FrameToRGB {
           for x in 0..<w {
             let i = Int(row[x]) * 3
             o[3 * x] = paletteRGB[i]; o[3 * x + 1] = paletteRGB[i + 1]; o[3 * x + 2] = paletteRGB[i + 2]
+          }
+        case .rgb16(let gBits, let be):
+          let gMax = (1 << gBits) - 1
+          for x in 0..<w {
+            let lo = Int(row[2 * x + (be ? 1 : 0)])
+            let hi = Int(row[2 * x + (be ? 0 : 1)])
+            let p = lo | (hi << 8)
+            o[3 * x] = UInt8(((p >> (5 + gBits)) & 31) * 255 / 31)
+            o[3 * x + 1] = UInt8(((p >> 5) & gMax) * 255 / gMax)
+            o[3 * x + 2] = UInt8((p & 31) * 255 / 31)
           }
         case .mono(let oneIsWhite):
           for x in 0..<w {

@@ -9,11 +9,13 @@ import ImageCore
 /// - JPEG (recognised by its magic bytes `FF D8 FF`, whatever the file name) is decoded with libjpeg-turbo and its
 ///   defaults (ISLOW IDCT, fancy upsampling) to RGB; grayscale is replicated into R = G = B; CMYK/YCCK is converted like
 ///   Pillow (Adobe-inverted CMYK, then `R = (255 − K) − (255 − K)·C'/255` with Pillow's rounding).
-/// - Everything else (PNG, WebP, BMP, GIF, TIFF, PNM, …) is decoded with FFmpeg (first frame of the first video stream).
-///   RGB/BGR variants, RGBA, gray, gray + alpha, palette, 1-bit, and 16-bit RGB/gray are converted by hand exactly as
-///   Pillow's `convert("RGB")` does (alpha is dropped, not composited; 16-bit RGB keeps the high byte; 16-bit gray,
-///   which Pillow opens as `I;16`, is clipped to 255). Other pixel formats (e.g. lossy WebP's YUV) go through swscale
-///   and may differ from Pillow by a few levels.
+/// - Everything else (PNG, WebP, BMP, GIF, TIFF, PNM, TGA, QOI, …) is decoded with FFmpeg (first frame of the first
+///   video stream). The conversion to RGB follows Pillow's `convert("RGB")` exactly for: RGB/BGR variants, RGBA (alpha
+///   dropped, not composited), gray (replicated), gray + alpha, palette, 1-bit, 16-bit RGB(A) and gray + alpha (high
+///   byte kept), 16-bit gray (Pillow's `I;16`: clipped to 255), 16-bit 5-6-5 / 5-5-5 BMP (`v·255/max`, truncated), and
+///   lossy WebP (libwebp's fancy chroma upsampling and fixed-point BT.601, see `WebPYUV`). Other pixel formats (e.g.
+///   YCbCr TIFF) go through swscale and may differ from Pillow by a few levels.
+///   Non-images (text, video, …) are rejected with ``ImageDecodeError/Reason/notAnImage(_:)``.
 /// - EXIF orientation is ignored, as in the reference.
 public enum StillImageDecoder {
   /// Largest accepted image, in pixels: Pillow's decompression-bomb error threshold (2 × `MAX_IMAGE_PIXELS`).
@@ -50,7 +52,16 @@ public enum StillImageDecoder {
       }
       return try JPEGDecoding.decode(data, path: path)
     }
-    return try FFmpegStillDecoding.decode(path: path)
+    do {
+      return try FFmpegStillDecoding.decode(path: path)
+    } catch {
+      // FFmpeg's image2 demuxer trusts the file extension: a text file named "x.png" reaches the PNG decoder and
+      // fails as "invalid data". Only call data corrupt when it starts like an image.
+      if case .corrupt(let detail) = error.reason, !ImageSignature.isKnown(head) {
+        throw fail(.notAnImage("the content is not a recognised image format; \(detail)"))
+      }
+      throw error
+    }
   }
 
   static func describe(_ error: any Error) -> String {
@@ -133,5 +144,29 @@ enum PixelMath {
   static func cmykChannelToRGB(_ c: Int, nk: Int) -> UInt8 {
     let v = nk - mulDiv255(c, nk)
     return UInt8(clamping: v)
+  }
+}
+
+/// Magic numbers of the still-image formats FFmpeg reads, to tell damaged images from files that are no image at all.
+enum ImageSignature {
+  static func isKnown(_ h: [UInt8]) -> Bool {
+    func starts(_ bytes: [UInt8], at offset: Int = 0) -> Bool {
+      h.count >= offset + bytes.count && Array(h[offset..<(offset + bytes.count)]) == bytes
+    }
+    func ascii(_ s: String, at offset: Int = 0) -> Bool { starts(Array(s.utf8), at: offset) }
+    if starts([0x89, 0x50, 0x4E, 0x47]) { return true }  // PNG / APNG
+    if starts([0xFF, 0xD8]) { return true }  // JPEG family
+    if ascii("GIF8") || ascii("BM") || ascii("8BPS") || ascii("qoif") || ascii("DDS ") { return true }
+    if ascii("RIFF") && ascii("WEBP", at: 8) { return true }
+    if starts([0x49, 0x49, 0x2A, 0x00]) || starts([0x4D, 0x4D, 0x00, 0x2A]) { return true }  // TIFF
+    if starts([0x49, 0x49, 0x2B, 0x00]) || starts([0x4D, 0x4D, 0x00, 0x2B]) { return true }  // BigTIFF
+    if h.count >= 2 && h[0] == 0x50 && Array("1234567fFhH".utf8).contains(h[1]) { return true }  // PNM / PAM / PFM / PHM
+    if starts([0x00, 0x00, 0x00, 0x0C, 0x6A, 0x50, 0x20, 0x20]) || starts([0xFF, 0x4F, 0xFF, 0x51]) { return true }  // JPEG 2000
+    if starts([0xFF, 0x0A]) || starts([0x00, 0x00, 0x00, 0x0C, 0x4A, 0x58, 0x4C, 0x20]) { return true }  // JPEG XL
+    if starts([0x76, 0x2F, 0x31, 0x01]) { return true }  // OpenEXR
+    if starts([0x01, 0xDA]) || starts([0x59, 0xA6, 0x6A, 0x95]) { return true }  // SGI, Sun raster
+    if starts([0x00, 0x00, 0x01, 0x00]) { return true }  // ICO
+    if h.count >= 2 && h[0] == 0x0A && h[1] <= 5 { return true }  // PCX
+    return false
   }
 }
