@@ -29,7 +29,11 @@ let package = Package(
       providers: [.apt(["libjpeg62-turbo-dev"])]),
 
     // Tensor core: fp32 buffers, BLAS-backed linear algebra, LayerNorm/GELU/softmax/attention.
-    .target(name: "TensorCore", dependencies: ["COpenBLAS"]),
+    // Its SIMD kernels are compiled with optimisation in every configuration (unoptimised SIMD code is
+    // two orders of magnitude slower, which would make debug test runs crawl).
+    .target(
+      name: "TensorCore", dependencies: ["COpenBLAS"],
+      swiftSettings: [.unsafeFlags(["-O"], .when(configuration: .debug))]),
     // PyTorch .pth (zip + restricted unpickler) and safetensors readers/writers.
     .target(name: "Checkpoints"),
     // RGB images, PIL-exact resize, normalisation.

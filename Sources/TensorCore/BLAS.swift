@@ -5,7 +5,10 @@ import Foundation
 /// that owns inference.
 public enum BLAS {
   /// Sets the number of OpenBLAS threads (global to the process).
-  public static func setThreads(_ n: Int) { openblas_set_num_threads(Int32(max(1, n))) }
+  public static func setThreads(_ n: Int) {
+    openblas_set_num_threads(Int32(max(1, n)))
+    Parallel.workers = max(1, n)
+  }
   /// The number of OpenBLAS threads in use.
   public static var threads: Int { Int(openblas_get_num_threads()) }
   /// OpenBLAS's build configuration string.

@@ -1,0 +1,94 @@
+import Foundation
+import TensorCore
+import Testing
+
+/// The vectorised kernels agree with the scalar libm/double references.
+@Suite(.serialized)
+struct KernelTests {
+  static func values(_ n: Int, scale: Float = 6, seed: UInt64 = 7) -> [Float] {
+    var s = seed
+    return (0..<n).map { _ in
+      s = s &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+      return (Float(s >> 40) / Float(1 << 24) * 2 - 1) * scale
+    }
+  }
+
+  // The rational erf is within 4e-7 of erf; with float rounding GELU stays within 2e-6 relative.
+  @Test("GELU matches 0.5·x·(1+erf(x/√2)) within 2e-6 over [−10, 10], tails included", arguments: [1, 2])
+  func gelu(workers: Int) {
+    Parallel.workers = workers
+    defer { Parallel.workers = 1 }
+    var x = Self.values(100_003, scale: 10)
+    x += [0, -0, 1e-30, -1e-30, 5.7, -5.7, 30, -30, 88, -88]
+    var ref = x
+    x.withUnsafeMutableBufferPointer { Ops.gelu($0.baseAddress!, count: $0.count) }
+    ref.withUnsafeMutableBufferPointer { Ops.Reference.gelu($0.baseAddress!, count: $0.count) }
+    var worst: Float = 0
+    for i in x.indices { worst = max(worst, abs(x[i] - ref[i]) / max(1, abs(ref[i]))) }
+    #expect(worst < 2e-6, "worst relative error \(worst)")
+  }
+
+  @Test("exp is within 4 ulp of expf on [−87, 88]")
+  func exp() {
+    let x = Self.values(65_536, scale: 87)
+    var worst: Float = 0
+    for i in stride(from: 0, to: x.count, by: 16) {
+      let v = SIMD16<Float>((0..<16).map { x[i + $0] })
+      let e = VectorMath.exp(v)
+      for k in 0..<16 {
+        let r = expf(v[k])
+        worst = max(worst, abs(e[k] - r) / r.ulp)
+      }
+    }
+    #expect(worst <= 4, "worst error \(worst) ulp")
+    #expect(VectorMath.exp(SIMD16(repeating: -200))[0] == 0)
+  }
+
+  @Test("softmax rows match the scalar reference", arguments: [(7, 144), (33, 145), (5, 51), (3, 1)])
+  func softmax(rows: Int, cols: Int) {
+    var x = Self.values(rows * cols, scale: 20)
+    var ref = x
+    x.withUnsafeMutableBufferPointer { Ops.softmaxRows($0.baseAddress!, rows: rows, cols: cols) }
+    ref.withUnsafeMutableBufferPointer { Ops.Reference.softmaxRows($0.baseAddress!, rows: rows, cols: cols) }
+    for i in x.indices { #expect(abs(x[i] - ref[i]) <= 2e-7, "element \(i): \(x[i]) vs \(ref[i])") }
+  }
+
+  @Test("LayerNorm matches the double-precision reference", arguments: [(64, 192), (9, 1536), (4, 50), (3, 7)])
+  func layerNorm(rows: Int, dim: Int) {
+    let x = Self.values(rows * dim, scale: 30).enumerated().map { $0.element + Float($0.offset % dim) * 0.01 + 3 }
+    let g = Self.values(dim, scale: 1, seed: 3).map { $0 + 1 }
+    let b = Self.values(dim, scale: 0.1, seed: 5)
+    var out = [Float](repeating: 0, count: x.count)
+    var ref = out
+    x.withUnsafeBufferPointer { xp in
+      out.withUnsafeMutableBufferPointer {
+        Ops.layerNorm(xp.baseAddress!, rows: rows, dim: dim, gamma: g, beta: b, eps: 1e-5, into: $0.baseAddress!)
+      }
+      ref.withUnsafeMutableBufferPointer {
+        Ops.Reference.layerNorm(xp.baseAddress!, rows: rows, dim: dim, gamma: g, beta: b, eps: 1e-5, into: $0.baseAddress!)
+      }
+    }
+    var worst: Float = 0
+    for i in out.indices { worst = max(worst, abs(out[i] - ref[i])) }
+    #expect(worst < 2e-5, "worst abs error \(worst)")
+  }
+
+  @Test("Linear through sgemm equals a naive x·Wᵀ + b")
+  func linear() {
+    let rows = 5, inF = 7, outF = 3
+    let x = Self.values(rows * inF, scale: 1)
+    let w = Self.values(outF * inF, scale: 1, seed: 11)
+    let b = Self.values(outF, scale: 1, seed: 13)
+    var y = [Float](repeating: 0, count: rows * outF)
+    y.withUnsafeMutableBufferPointer {
+      BLAS.linear(x, rows: rows, inFeatures: inF, weight: w, bias: b, outFeatures: outF, into: $0.baseAddress!)
+    }
+    for r in 0..<rows {
+      for o in 0..<outF {
+        var acc = b[o]
+        for i in 0..<inF { acc += x[r * inF + i] * w[o * inF + i] }
+        #expect(abs(acc - y[r * outF + o]) < 1e-5)
+      }
+    }
+  }
+}
