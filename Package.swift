@@ -29,10 +29,11 @@ let package = Package(
       providers: [.apt(["libjpeg62-turbo-dev"])]),
 
     // Tensor core: fp32 buffers, BLAS-backed linear algebra, LayerNorm/GELU/softmax/attention.
-    // Its SIMD kernels are compiled with optimisation in every configuration (unoptimised SIMD code is
-    // two orders of magnitude slower, which would make debug test runs crawl).
+    // Element-wise kernels in C: AVX2+FMA versions picked at run time, portable fallbacks otherwise.
+    // Always optimised (debug test runs would crawl otherwise).
+    .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])]),
     .target(
-      name: "TensorCore", dependencies: ["COpenBLAS"],
+      name: "TensorCore", dependencies: ["COpenBLAS", "CKernels"],
       swiftSettings: [.unsafeFlags(["-O"], .when(configuration: .debug))]),
     // PyTorch .pth (zip + restricted unpickler) and safetensors readers/writers.
     .target(name: "Checkpoints"),

@@ -23,18 +23,10 @@ public enum Attention {
       BLAS.sgemm(
         transB: true, m: nq, n: nk, k: dh, alpha: scale, a: q + h * dh, lda: ldq, b: k + h * dh, ldb: ldk,
         beta: 0, c: scratch, ldc: nk)
-      if let bias {
-        let bh = bias + h * nq * nk
-        for i in 0..<(nq * nk) { scratch[i] += bh[i] }
-      }
-      if let sharedBias {
-        for i in 0..<(nq * nk) { scratch[i] += sharedBias[i] }
-      }
+      if let bias { Ops.add(bias + h * nq * nk, into: scratch, count: nq * nk) }
+      if let sharedBias { Ops.add(sharedBias, into: scratch, count: nq * nk) }
       if let biasPerKey {
-        for i in 0..<nq {
-          let row = scratch + i * nk
-          for j in 0..<nk { row[j] += biasPerKey[j] }
-        }
+        for i in 0..<nq { Ops.add(biasPerKey, into: scratch + i * nk, count: nk) }
       }
       Ops.softmaxRows(scratch, rows: nq, cols: nk)
       BLAS.sgemm(

@@ -1,90 +1,28 @@
+import CKernels
 import Foundation
 
-/// Element-wise and row-wise kernels over contiguous fp32 rows: SIMD (16 lanes) and split over
-/// `Parallel.workers` threads. `Ops.Reference` keeps plain scalar versions for tests and benchmarks.
+/// Element-wise and row-wise kernels over contiguous fp32 rows: C kernels (AVX2+FMA when the CPU has
+/// it) split over `Parallel.workers` threads. `Ops.Reference` keeps plain scalar Swift versions
+/// (libm `erff`/`expf`, double-precision statistics) that tests and `vtag bench --kernels` compare against.
 public enum Ops {
-  public typealias V = SIMD16<Float>
+  /// True when the AVX2+FMA kernels are in use.
+  public static var simd: Bool { vk_has_avx2() != 0 }
+  /// Turns the AVX2 kernels off (portable C versions) or back on; for tests and benchmarks.
+  public static func setSIMD(_ enabled: Bool) { vk_set_simd(enabled ? 1 : 0) }
 
   /// LayerNorm over the last dimension into `out` (may alias `x`). Biased variance, two passes.
   public static func layerNorm(
     _ x: UnsafePointer<Float>, rows: Int, dim: Int, gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>,
     eps: Float, into out: UnsafeMutablePointer<Float>
   ) {
-    Parallel.forRange(rows, grain: max(1, 8192 / max(dim, 1))) { start, end in
-      for r in start..<end { layerNormRow(x + r * dim, dim: dim, gamma: gamma, beta: beta, eps: eps, out: out + r * dim) }
-    }
-  }
-
-  @inline(__always)
-  static func layerNormRow(
-    _ x: UnsafePointer<Float>, dim: Int, gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, eps: Float,
-    out: UnsafeMutablePointer<Float>
-  ) {
-    let vec = dim / 16 * 16
-    let xr = UnsafeRawPointer(x)
-    var acc = V()
-    var j = 0
-    while j < vec {
-      acc += xr.loadUnaligned(fromByteOffset: j * 4, as: V.self)
-      j += 16
-    }
-    var sum = acc.sum()
-    while j < dim {
-      sum += x[j]
-      j += 1
-    }
-    let mean = sum / Float(dim)
-    let m = V(repeating: mean)
-    var sq = V()
-    j = 0
-    while j < vec {
-      let d = xr.loadUnaligned(fromByteOffset: j * 4, as: V.self) - m
-      sq += d * d
-      j += 16
-    }
-    var variance = sq.sum()
-    while j < dim {
-      let d = x[j] - mean
-      variance += d * d
-      j += 1
-    }
-    variance /= Float(dim)
-    let inv = 1 / (variance + eps).squareRoot()
-    let iv = V(repeating: inv)
-    let g = UnsafeRawPointer(gamma)
-    let b = UnsafeRawPointer(beta)
-    let o = UnsafeMutableRawPointer(out)
-    j = 0
-    while j < vec {
-      let v = (xr.loadUnaligned(fromByteOffset: j * 4, as: V.self) - m) * iv
-      o.storeBytes(
-        of: v * g.loadUnaligned(fromByteOffset: j * 4, as: V.self) + b.loadUnaligned(fromByteOffset: j * 4, as: V.self),
-        toByteOffset: j * 4, as: V.self)
-      j += 16
-    }
-    while j < dim {
-      out[j] = (x[j] - mean) * inv * gamma[j] + beta[j]
-      j += 1
+    Parallel.forRange(rows, grain: max(1, 16384 / max(dim, 1))) { start, end in
+      vk_layernorm_rows(x + start * dim, end - start, dim, gamma, beta, eps, out + start * dim)
     }
   }
 
   /// Exact-form GELU, `0.5·x·(1 + erf(x/√2))`, in place.
   public static func gelu(_ x: UnsafeMutablePointer<Float>, count: Int) {
-    Parallel.forRange(count) { start, end in
-      let raw = UnsafeMutableRawPointer(x)
-      var i = start
-      while i + 16 <= end {
-        raw.storeBytes(
-          of: VectorMath.gelu(raw.loadUnaligned(fromByteOffset: i * 4, as: V.self)), toByteOffset: i * 4, as: V.self)
-        i += 16
-      }
-      if i < end {
-        var tail = V()
-        for k in 0..<(end - i) { tail[k] = x[i + k] }
-        let g = VectorMath.gelu(tail)
-        for k in 0..<(end - i) { x[i + k] = g[k] }
-      }
-    }
+    Parallel.forRange(count) { start, end in vk_gelu(x + start, end - start) }
   }
 
   /// ReLU in place.
@@ -96,72 +34,32 @@ public enum Ops {
   public static func softmaxRows(_ x: UnsafeMutablePointer<Float>, rows: Int, cols: Int, ld: Int? = nil) {
     let ld = ld ?? cols
     Parallel.forRange(rows, grain: max(1, 32768 / max(cols, 1))) { start, end in
-      for r in start..<end { softmaxRow(x + r * ld, cols: cols) }
-    }
-  }
-
-  @inline(__always)
-  static func softmaxRow(_ row: UnsafeMutablePointer<Float>, cols: Int) {
-    let vec = cols / 16 * 16
-    let raw = UnsafeMutableRawPointer(row)
-    var mv = V(repeating: -.infinity)
-    var j = 0
-    while j < vec {
-      mv = pointwiseMax(mv, raw.loadUnaligned(fromByteOffset: j * 4, as: V.self))
-      j += 16
-    }
-    var mx = mv.max()
-    while j < cols {
-      mx = max(mx, row[j])
-      j += 1
-    }
-    let m = V(repeating: mx)
-    var acc = V()
-    j = 0
-    while j < vec {
-      let e = VectorMath.exp(raw.loadUnaligned(fromByteOffset: j * 4, as: V.self) - m)
-      raw.storeBytes(of: e, toByteOffset: j * 4, as: V.self)
-      acc += e
-      j += 16
-    }
-    var sum = acc.sum()
-    if j < cols {
-      var tail = V(repeating: -.infinity)
-      for k in 0..<(cols - j) { tail[k] = row[j + k] - mx }
-      let e = VectorMath.exp(tail)
-      for k in 0..<(cols - j) {
-        row[j + k] = e[k]
-        sum += e[k]
-      }
-    }
-    let inv = 1 / sum
-    let iv = V(repeating: inv)
-    j = 0
-    while j < vec {
-      raw.storeBytes(of: raw.loadUnaligned(fromByteOffset: j * 4, as: V.self) * iv, toByteOffset: j * 4, as: V.self)
-      j += 16
-    }
-    while j < cols {
-      row[j] *= inv
-      j += 1
+      vk_softmax_rows(x + start * ld, end - start, cols, ld)
     }
   }
 
   /// `y += x`, element-wise.
+  @inline(__always)
   public static func add(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count: Int) {
-    let xr = UnsafeRawPointer(x)
-    let yr = UnsafeMutableRawPointer(y)
-    var i = 0
-    while i + 16 <= count {
-      yr.storeBytes(
-        of: yr.loadUnaligned(fromByteOffset: i * 4, as: V.self) + xr.loadUnaligned(fromByteOffset: i * 4, as: V.self),
-        toByteOffset: i * 4, as: V.self)
-      i += 16
-    }
-    while i < count {
-      y[i] += x[i]
-      i += 1
-    }
+    vk_add(y, x, count)
+  }
+
+  /// `y = a + b`, element-wise.
+  @inline(__always)
+  public static func sum(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count: Int) {
+    vk_add3(y, a, b, count)
+  }
+
+  /// `y += a·x`.
+  @inline(__always)
+  public static func axpy(_ a: Float, _ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count: Int) {
+    vk_axpy(y, a, x, count)
+  }
+
+  /// `Σ x·y`.
+  @inline(__always)
+  public static func dot(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, count: Int) -> Float {
+    vk_dot(x, y, count)
   }
 
   /// Logistic sigmoid, `1/(1+e^−x)`.

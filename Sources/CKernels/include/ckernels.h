@@ -1,0 +1,31 @@
+#ifndef VTAG_CKERNELS_H
+#define VTAG_CKERNELS_H
+#include <stddef.h>
+
+/* Element-wise and row-wise fp32 kernels for vtag's tensor core. Each has an AVX2+FMA version
+ * chosen at run time when the CPU has it, and a portable scalar version otherwise. */
+
+/* 1 when the AVX2+FMA versions are in use. */
+int vk_has_avx2(void);
+/* Forces the portable versions (0) or allows the AVX2 ones (1); for tests and benchmarks. */
+void vk_set_simd(int enabled);
+
+/* x[i] = 0.5·x·(1 + erf(x/√2)) (erf by a rational approximation, |error| < 4e-7). */
+void vk_gelu(float *x, size_t n);
+/* Softmax of each of `rows` rows of `cols` values (row stride `ld`), in place. */
+void vk_softmax_rows(float *x, size_t rows, size_t cols, size_t ld);
+/* scores[i] += bias[i] for i < n, then softmax over rows of `cols` (contiguous). */
+void vk_add_softmax_rows(float *scores, const float *bias, size_t rows, size_t cols);
+/* LayerNorm of `rows` rows of `dim` values into out (may alias x). */
+void vk_layernorm_rows(const float *x, size_t rows, size_t dim, const float *gamma, const float *beta, float eps,
+                       float *out);
+/* y[i] += x[i]. */
+void vk_add(float *y, const float *x, size_t n);
+/* y[i] = a[i] + b[i]. */
+void vk_add3(float *y, const float *a, const float *b, size_t n);
+/* y[i] += a·x[i]. */
+void vk_axpy(float *y, float a, const float *x, size_t n);
+/* Σ x[i]·y[i] (float accumulation in 8 lanes). */
+float vk_dot(const float *x, const float *y, size_t n);
+
+#endif
