@@ -233,28 +233,23 @@ public final class SwinTransformer: @unchecked Sendable {
     let heads = block.heads
     let dh = c / heads
     let scale = 1 / Float(dh).squareRoot()
-    let scratch = UnsafeMutablePointer<Float>.allocate(capacity: n * n)
-    defer { scratch.deallocate() }
-    let biasBuffer = s > 0 ? UnsafeMutablePointer<Float>.allocate(capacity: heads * n * n) : nil
-    defer { biasBuffer?.deallocate() }
-    for win in 0..<windows {
-      var bias = UnsafePointer(block.positionBias.data)
-      if s > 0, let mask = stage.shiftMask, let buf = biasBuffer {
-        let m = mask.data + win * n * n
-        for h in 0..<heads {
-          let src = block.positionBias.data + h * n * n
-          let dst = buf + h * n * n
-          for i in 0..<(n * n) { dst[i] = src[i] + m[i] }
-        }
-        bias = UnsafePointer(buf)
-      }
-      for b in 0..<batch {
-        let row0 = (b * windows + win) * n
-        let base = qkv.data + row0 * 3 * c
+    // Windows are independent: split them over the workers (each product is too small for
+    // OpenBLAS to thread on its own). Shifted blocks add the window's −100 mask to every head.
+    let positionBias = UnsafePointer(block.positionBias.data)
+    let mask = s > 0 ? stage.shiftMask.map { UnsafePointer($0.data) } : nil
+    let qkvData = qkv.data
+    let contextData = context.data
+    Parallel.forRange(batch * windows, grain: 1) { start, end in
+      let scratch = UnsafeMutablePointer<Float>.allocate(capacity: n * n)
+      defer { scratch.deallocate() }
+      for pair in start..<end {
+        let win = pair % windows
+        let row0 = pair * n
+        let base = qkvData + row0 * 3 * c
         Attention.multiHead(
           q: base, ldq: 3 * c, k: base + c, ldk: 3 * c, v: base + 2 * c, ldv: 3 * c, nq: n, nk: n,
-          heads: heads, headDim: dh, scale: scale, bias: bias, out: context.data + row0 * c, ldo: c,
-          scratch: scratch)
+          heads: heads, headDim: dh, scale: scale, bias: positionBias, sharedBias: mask.map { $0 + win * n * n },
+          out: contextData + row0 * c, ldo: c, scratch: scratch)
       }
     }
     let projected = Tensor(uninitialized: [batch * tokens, c])

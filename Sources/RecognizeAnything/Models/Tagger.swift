@@ -156,23 +156,24 @@ public final class TaggingModel: @unchecked Sendable {
     var cls = [Float](repeating: 0, count: l)
     // The reference scales the normalised token before the product: (s · c) · label_embedᵀ.
     for j in 0..<l { cls[j] = scale * (e.data[j] / norm) }
-    // logits[k·D + d] = scale · c · label_embed[k·D + d]
-    let sims = Tensor(uninitialized: [k * d])
-    cls.withUnsafeBufferPointer { c in
-      BLAS.sgemm(
-        transB: true, m: 1, n: k * d, k: l, alpha: 1, a: c.baseAddress!, lda: l, b: embed.data, ldb: l, beta: 0,
-        c: sims.data, ldc: k * d)
-    }
-    Ops.softmaxRows(sims.data, rows: k, cols: d)
-    // L̃[k] = Σ_d w[k,d] · label_embed[k·D+d]
-    let weighted = Tensor(zeros: [k, l])
-    for cIdx in 0..<k {
-      let w = sims.data + cIdx * d
-      let dst = weighted.data + cIdx * l
-      for di in 0..<d {
-        let src = embed.data + (cIdx * d + di) * l
-        let wv = w[di]
-        for j in 0..<l { dst[j] += wv * src[j] }
+    // Per class, while its 51 description rows are in cache: similarities (s·c)·label_embed[k·D+d],
+    // softmax over d, weighted sum. One pass over label_embed, classes split over the workers.
+    let weighted = Tensor(uninitialized: [k, l])
+    let rows = embed.data
+    let out = weighted.data
+    cls.withUnsafeBufferPointer { cp in
+      let c = cp.baseAddress!
+      Parallel.forRange(k, grain: 64) { start, end in
+        let w = UnsafeMutablePointer<Float>.allocate(capacity: d)
+        defer { w.deallocate() }
+        for cIdx in start..<end {
+          let block = rows + cIdx * d * l
+          for di in 0..<d { w[di] = Ops.dot(c, block + di * l, count: l) }
+          Ops.softmaxRows(w, rows: 1, cols: d)
+          let dst = out + cIdx * l
+          dst.initialize(repeating: 0, count: l)
+          for di in 0..<d { Ops.axpy(w[di], block + di * l, into: dst, count: l) }
+        }
       }
     }
     wordvecProj!(weighted.data, rows: k, into: queries.data)
