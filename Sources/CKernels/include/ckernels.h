@@ -28,4 +28,11 @@ void vk_axpy(float *y, float a, const float *x, size_t n);
 /* Σ x[i]·y[i] (float accumulation in 8 lanes). */
 float vk_dot(const float *x, const float *y, size_t n);
 
+/* Small attention products for one head of one window (all in L1), no BLAS call:
+ * s[i·nk + j] = scale · Σ_d q[i·ldq + d] · k[j·ldk + d]   (nq × nk), using kt (dh·nk floats) as scratch. */
+void vk_qkt(const float *q, size_t ldq, const float *k, size_t ldk, size_t nq, size_t nk, size_t dh, float scale,
+            float *s, float *kt);
+/* o[i·ldo + d] = Σ_j p[i·nk + j] · v[j·ldv + d]   (nq × dh). */
+void vk_pv(const float *p, size_t nq, size_t nk, const float *v, size_t ldv, size_t dh, float *o, size_t ldo);
+
 #endif

@@ -17,7 +17,10 @@ struct BenchCommand: AsyncParsableCommand {
       """)
 
   @Option(name: .long, help: "Bundle directories, comma-separated.")
-  var model: String
+  var model: String?
+
+  @Flag(name: .long, help: "Time each hand-written kernel against the code it replaced.")
+  var kernels = false
 
   @Option(name: .long, help: "OpenBLAS thread counts, comma-separated.")
   var threads: String = "\(ProcessInfo.processInfo.activeProcessorCount)"
@@ -40,6 +43,7 @@ struct BenchCommand: AsyncParsableCommand {
   func validate() throws {
     guard ["md", "json", "csv"].contains(output) else { throw ValidationError("--output must be md, json or csv") }
     guard repetitions >= 1 else { throw ValidationError("--repetitions must be at least 1") }
+    if model == nil && !kernels { throw ValidationError("give --model DIR[,DIR...] and/or --kernels") }
     guard parseList(threads) != nil, parseList(batch) != nil else {
       throw ValidationError("--threads and --batch take comma-separated positive integers")
     }
@@ -68,9 +72,29 @@ struct BenchCommand: AsyncParsableCommand {
   func run() async throws {
     var rows: [Row] = []
     if output == "md" {
-      Output.line("OpenBLAS: \(BLAS.configuration) (core \(BLAS.coreName))")
+      Output.line("OpenBLAS: \(BLAS.configuration) (core \(BLAS.coreName)); AVX2 kernels: \(Ops.simd ? "yes" : "no")")
     }
-    for dir in model.split(separator: ",").map(String.init) {
+    if kernels {
+      for t in parseList(threads)! {
+        BLAS.setThreads(t)
+        let results = KernelBench.run(reps: repetitions)
+        for r in results {
+          if output == "json" {
+            Output.line(
+              JSONValue.object([
+                ("kernel", .string(r.name)), ("threads", .int(t)), ("baseline", .string(r.baseline)),
+                ("baseline_seconds", .double(r.baselineSeconds)), ("kernel_seconds", .double(r.kernelSeconds)),
+                ("speedup", .double(r.baselineSeconds / r.kernelSeconds)),
+              ]).serialized)
+          } else {
+            Output.line(
+              "| \(r.name) | \(t) | \(r.baseline) \(String(format: "%.4f", r.baselineSeconds)) s | \(String(format: "%.4f", r.kernelSeconds)) s | \(String(format: "%.1f×", r.baselineSeconds / r.kernelSeconds)) |"
+            )
+          }
+        }
+      }
+    }
+    for dir in (model ?? "").split(separator: ",").map(String.init) {
       let started = Date()
       let ram = try RecognizeAnythingModel(directory: URL(fileURLWithPath: dir), captions: caption)
       let load = Date().timeIntervalSince(started)
