@@ -120,3 +120,31 @@ public enum RGBRotation {
     }
   }
 }
+
+/// swscale resizing of packed RGB images (e.g. camera frames, or to compare with ``PILResize``).
+public enum RGBScaling {
+  /// `image` scaled to `width × height` with swscale's `filter` (the flags video frames use).
+  /// - Throws: when swscale cannot set up the conversion (sizes out of range).
+  public static func resize(_ image: RGBImage, width: Int, height: Int, filter: ScaleFilter = .bilinear) throws
+    -> RGBImage
+  {
+    guard
+      let ctx = sws_getContext(
+        Int32(image.width), Int32(image.height), AV_PIX_FMT_RGB24, Int32(width), Int32(height), AV_PIX_FMT_RGB24,
+        FrameScaler.flags(filter), nil, nil, nil)
+    else { throw FrameScaler.Failure(message: "swscale cannot scale \(image.width)×\(image.height) to \(width)×\(height)") }
+    defer { sws_freeContext(ctx) }
+    var rows: Int32 = 0
+    let out = try RGBImage(width: width, height: height) { out in
+      image.pixels.withUnsafeBufferPointer { src in
+        var srcPlanes: [UnsafePointer<UInt8>?] = [src.baseAddress, nil, nil, nil]
+        var srcStrides: [Int32] = [Int32(image.width * 3), 0, 0, 0]
+        var dst: [UnsafeMutablePointer<UInt8>?] = [out.baseAddress, nil, nil, nil]
+        var dstStrides: [Int32] = [Int32(width * 3), 0, 0, 0]
+        rows = sws_scale(ctx, &srcPlanes, &srcStrides, 0, Int32(image.height), &dst, &dstStrides)
+      }
+    }
+    guard rows == Int32(height) else { throw FrameScaler.Failure(message: "swscale produced \(rows) of \(height) rows") }
+    return out
+  }
+}

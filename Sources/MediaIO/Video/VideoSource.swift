@@ -397,7 +397,7 @@ private final class Demuxer: @unchecked Sendable {
     }
     var heldMeta: FrameMeta?
     var frameNumber = 0
-    var lastT = -Double.infinity
+    var lastT = 0.0  // the position before the first frame: the start
     var lastPts: Int64?
     var seekedForTarget = -1
     var targetsServed = 0
