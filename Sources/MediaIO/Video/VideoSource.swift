@@ -249,6 +249,9 @@ private final class Demuxer: @unchecked Sendable {
     }
     guard let decoder = avcodec_find_decoder(codecID) else {
       avformat_close_input(&format)
+      if codecID == AV_CODEC_ID_NONE {
+        throw fail(.unsupportedCodec("format \(formatName) names a video codec FFmpeg does not know"))
+      }
       throw fail(.unsupportedCodec("\(codecName): this FFmpeg build has no decoder for it"))
     }
     guard let cc = avcodec_alloc_context3(decoder) else {
