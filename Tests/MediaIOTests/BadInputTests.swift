@@ -29,7 +29,8 @@ struct VideoBadInputTests {
   }
 
   @Test("A text file is not a video") func textFile() async throws {
-    let url = Media.directory.appendingPathComponent("notes.txt")
+    let url = Media.scratch("notes.txt")
+    defer { try? FileManager.default.removeItem(at: url) }
     try "just some words\nand more\n".write(to: url, atomically: true, encoding: .utf8)
     let e = try #require(await openError(url.path))
     switch e.reason {
@@ -53,14 +54,16 @@ struct VideoBadInputTests {
   @Test("A truncated file decodes what is there") func truncated() async throws {
     let full = try Media.faststartMP4()
     let data = try Data(contentsOf: full)
-    let url = Media.directory.appendingPathComponent("truncated.mp4")
+    let url = Media.scratch("truncated.mp4")
+    defer { try? FileManager.default.removeItem(at: url) }
     try data.prefix(data.count * 6 / 10).write(to: url)
     let complete = try await Media.decode(full).frames.count
     let (_, frames, stats) = try await Media.decode(url)
     #expect(frames.count > 0 && frames.count < complete, "\(frames.count) of \(complete)")
     #expect(stats.decodedFrames == frames.count)
     // Opening a file cut before its index fails clearly.
-    let head = Media.directory.appendingPathComponent("head.mp4")
+    let head = Media.scratch("head.mp4")
+    defer { try? FileManager.default.removeItem(at: head) }
     try data.prefix(200).write(to: head)
     let e = await openError(head.path)
     #expect(e != nil)
@@ -72,7 +75,8 @@ struct VideoBadInputTests {
     var rng = SystemRandomNumberGenerator()
     let start = data.count / 2
     for i in start..<(start + 4000) { data[i] = UInt8.random(in: 0...255, using: &rng) }
-    let url = Media.directory.appendingPathComponent("corrupted.mp4")
+    let url = Media.scratch("corrupted.mp4")
+    defer { try? FileManager.default.removeItem(at: url) }
     try data.write(to: url)
     let complete = try await Media.decode(full).frames
     let (_, frames, stats) = try await Media.decode(url, .all, output: .modelInput)
@@ -87,7 +91,8 @@ struct VideoBadInputTests {
     let id = Data("V_MPEG4/ISO/AVC".utf8)
     let range = try #require(data.range(of: id))
     data.replaceSubrange(range, with: Data("V_VTAG/UNKNOWN!".utf8))
-    let url = Media.directory.appendingPathComponent("unknown_codec.mkv")
+    let url = Media.scratch("unknown_codec.mkv")
+    defer { try? FileManager.default.removeItem(at: url) }
     try data.write(to: url)
     let e = try #require(await openError(url.path))
     guard case .unsupportedCodec = e.reason else {

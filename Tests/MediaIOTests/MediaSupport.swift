@@ -11,24 +11,35 @@ enum Media {
   static let bunny = Fixtures.media.appendingPathComponent("bigbuckbunny.mp4")
   static let carphone = Fixtures.media.appendingPathComponent("carphone_pristine.mp4")
 
-  /// The folder holding generated files (made on first use, left for the OS to clean).
+  /// The folder holding generated files: a cache reused across runs (files are made once, atomically).
   static let directory: URL = {
-    (try? Fixtures.temporaryDirectory("vtag-media")) ?? FileManager.default.temporaryDirectory
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("vtag-media-cache-\(getuid())")
+    try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    return url
   }()
 
   private static let lock = NSLock()
   nonisolated(unsafe) private static var made: [String: URL] = [:]
 
-  /// Generates `name` in ``directory`` with `ffmpeg -v error -y <arguments> <path>` once; returns its URL.
+  /// Generates `name` in ``directory`` with `ffmpeg -v error -y <arguments> <path>` unless it exists; returns its URL.
   static func generate(_ name: String, _ arguments: String) throws -> URL {
     lock.lock()
     defer { lock.unlock() }
     if let u = made[name] { return u }
     let url = directory.appendingPathComponent(name)
-    let status = try VTagProcess.shell("ffmpeg -nostdin -v error -y \(arguments) '\(url.path)'")
-    try #require(status == 0, "ffmpeg could not make \(name)")
+    if !FileManager.default.fileExists(atPath: url.path) {
+      let partial = directory.appendingPathComponent("partial-\(UUID().uuidString)-\(name)")
+      let status = try VTagProcess.shell("ffmpeg -nostdin -v error -y \(arguments) '\(partial.path)'")
+      try #require(status == 0, "ffmpeg could not make \(name)")
+      _ = rename(partial.path, url.path)
+    }
     made[name] = url
     return url
+  }
+
+  /// A scratch file name in ``directory``, unique to this run.
+  static func scratch(_ name: String) -> URL {
+    directory.appendingPathComponent("scratch-\(UUID().uuidString)-\(name)")
   }
 
   static func testsrc(_ size: String, rate: String, seconds: Double) -> String {

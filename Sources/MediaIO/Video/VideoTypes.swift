@@ -62,7 +62,8 @@ public enum FrameSampling: Sendable, Equatable {
   case keyframes
   /// `count` frames, the ones nearest to the centres of `count` equal slices of the duration,
   /// `t_i = duration · (i + 0.5) / count`. Seekable inputs seek to each target instead of decoding everything;
-  /// inputs without a duration or that cannot seek are decoded through and sampled the same way.
+  /// inputs that cannot seek are decoded through and sampled the same way; an input without a known duration yields
+  /// its first frame only. Targets after the last frame are served by the last frame.
   case uniform(count: Int)
 }
 
