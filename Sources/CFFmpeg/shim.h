@@ -31,24 +31,12 @@ static inline void cff_set_log_error(void) { av_log_set_level(AV_LOG_ERROR); }
 static inline uint8_t *cff_frame_data(const AVFrame *f, int plane) { return f->data[plane]; }
 static inline int cff_frame_linesize(const AVFrame *f, int plane) { return f->linesize[plane]; }
 
-/* Converts a decoded frame of any pixel format to packed RGB24 of the same size with swscale (accurate rounding,
- * full-resolution chroma), honouring the frame's colour matrix and range. dst must hold height rows of dst_stride bytes.
- * Returns 0 or a negative AVERROR. */
-static inline int cff_frame_to_rgb24(const AVFrame *f, uint8_t *dst, int dst_stride) {
-  struct SwsContext *sws;
-  const int *src_coefs;
-  int cs, src_range, h;
-  uint8_t *dsts[4] = {dst, NULL, NULL, NULL};
-  int strides[4] = {dst_stride, 0, 0, 0};
-  if (f->width <= 0 || f->height <= 0) return AVERROR(EINVAL);
-  sws = sws_getContext(f->width, f->height, (enum AVPixelFormat)f->format, f->width, f->height, AV_PIX_FMT_RGB24,
-                       SWS_BICUBIC | SWS_ACCURATE_RND | SWS_BITEXACT | SWS_FULL_CHR_H_INT | SWS_FULL_CHR_H_INP,
-                       NULL, NULL, NULL);
-  if (!sws) return AVERROR(ENOSYS);
-  cs = (int)f->colorspace;
+/* Tells swscale the frame's colour matrix (BT.601 when unspecified) and range (limited unless the frame or its
+ * yuvj* pixel format says full), converting to full-range RGB. */
+static inline void cff_sws_set_frame_colorspace(struct SwsContext *sws, const AVFrame *f) {
+  int cs = (int)f->colorspace;
+  int src_range = f->color_range == AVCOL_RANGE_JPEG;
   if (cs <= 0 || cs > 10 || cs == 2 || cs == 3) cs = SWS_CS_DEFAULT;
-  src_coefs = sws_getCoefficients(cs);
-  src_range = f->color_range == AVCOL_RANGE_JPEG;
   switch (f->format) {
   case AV_PIX_FMT_YUVJ420P: case AV_PIX_FMT_YUVJ422P: case AV_PIX_FMT_YUVJ444P:
   case AV_PIX_FMT_YUVJ440P: case AV_PIX_FMT_YUVJ411P:
@@ -57,7 +45,46 @@ static inline int cff_frame_to_rgb24(const AVFrame *f, uint8_t *dst, int dst_str
   default:
     break;
   }
-  sws_setColorspaceDetails(sws, src_coefs, src_range, sws_getCoefficients(SWS_CS_DEFAULT), 1, 0, 1 << 16, 1 << 16);
+  sws_setColorspaceDetails(sws, sws_getCoefficients(cs), src_range, sws_getCoefficients(SWS_CS_DEFAULT), 1, 0,
+                           1 << 16, 1 << 16);
+}
+
+/* The stream's display-matrix rotation in degrees counter-clockwise (av_display_rotation_get), or 0 without one. */
+static inline double cff_stream_display_rotation(const AVStream *st) {
+  const uint8_t *m = NULL;
+#if LIBAVFORMAT_VERSION_INT >= AV_VERSION_INT(60, 15, 100)
+  const AVPacketSideData *sd = av_packet_side_data_get(st->codecpar->coded_side_data,
+                                                       st->codecpar->nb_coded_side_data, AV_PKT_DATA_DISPLAYMATRIX);
+  if (sd && sd->size >= 36) m = sd->data;
+#else
+  size_t size = 0;
+  m = av_stream_get_side_data(st, AV_PKT_DATA_DISPLAYMATRIX, &size);
+  if (size < 36) m = NULL;
+#endif
+  if (!m) return 0;
+  double r = av_display_rotation_get((const int32_t *)m);
+  return r != r ? 0 : r; /* NaN for a degenerate matrix */
+}
+
+/* True when the decoder flagged the frame as damaged (concealed errors, missing references, corrupt flag). */
+static inline int cff_frame_is_damaged(const AVFrame *f) {
+  return f->decode_error_flags != 0 || (f->flags & AV_FRAME_FLAG_CORRUPT) != 0;
+}
+
+/* Converts a decoded frame of any pixel format to packed RGB24 of the same size with swscale (accurate rounding,
+ * full-resolution chroma), honouring the frame's colour matrix and range. dst must hold height rows of dst_stride bytes.
+ * Returns 0 or a negative AVERROR. */
+static inline int cff_frame_to_rgb24(const AVFrame *f, uint8_t *dst, int dst_stride) {
+  struct SwsContext *sws;
+  int h;
+  uint8_t *dsts[4] = {dst, NULL, NULL, NULL};
+  int strides[4] = {dst_stride, 0, 0, 0};
+  if (f->width <= 0 || f->height <= 0) return AVERROR(EINVAL);
+  sws = sws_getContext(f->width, f->height, (enum AVPixelFormat)f->format, f->width, f->height, AV_PIX_FMT_RGB24,
+                       SWS_BICUBIC | SWS_ACCURATE_RND | SWS_BITEXACT | SWS_FULL_CHR_H_INT | SWS_FULL_CHR_H_INP,
+                       NULL, NULL, NULL);
+  if (!sws) return AVERROR(ENOSYS);
+  cff_sws_set_frame_colorspace(sws, f);
   h = sws_scale(sws, (const uint8_t *const *)f->data, f->linesize, 0, f->height, dsts, strides);
   sws_freeContext(sws);
   return h == f->height ? 0 : AVERROR(EINVAL);
