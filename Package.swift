@@ -63,7 +63,9 @@ let package = Package(
     .testTarget(
       name: "RecognizeAnythingTests",
       dependencies: ["RecognizeAnything", "Checkpoints", "ImageCore", "MediaIO", "TensorCore", "VTagTestSupport"]),
-    .testTarget(name: "TaggingPipelineTests", dependencies: ["TaggingPipeline", "RecognizeAnything", "VTagTestSupport"]),
+    .testTarget(
+      name: "TaggingPipelineTests", dependencies: ["TaggingPipeline", "RecognizeAnything", "VTagTestSupport"],
+      exclude: ["Golden"]),
     .testTarget(name: "MediaIOTests", dependencies: ["MediaIO", "VTagTestSupport"]),
     .testTarget(name: "CLITests", dependencies: ["VTagCLI", "VTagTestSupport"]),
   ],

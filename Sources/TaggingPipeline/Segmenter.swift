@@ -115,7 +115,7 @@ public struct Segmenter: Sendable {
 
   private mutating func settle(now t: Double) -> Double {
     let candidate = open.values.map(\.start).min().map { min($0, t - padding) } ?? (t - padding)
-    watermark = max(watermark, roundedTime(candidate))
+    watermark = max(watermark, roundedTime(max(0, candidate)))
     return watermark
   }
 
@@ -123,6 +123,7 @@ public struct Segmenter: Sendable {
   /// classes' entries are read) and whether it starts a new shot. Times must not decrease.
   public mutating func add(t: Double, active: [Int], scores: [Float], isSceneCut: Bool = false) -> SegmenterOutput {
     if let lastT { precondition(t >= lastT, "samples must come in time order (\(t) after \(lastT))") }
+    let previousT = lastT
     lastT = t
     var closed: [TagSegment] = []
     if isSceneCut {
@@ -134,7 +135,8 @@ public struct Segmenter: Sendable {
       let start = max(t - padding, shotStart, 0)
       let score = scores[index]
       if var o = open[index] {
-        if start - (o.lastActive + padding) <= settings.fillGap + Self.epsilon {
+        // Consecutive active samples always continue a run; otherwise merge across a short gap.
+        if o.lastActive == previousT || start - (o.lastActive + padding) <= settings.fillGap + Self.epsilon {
           o.lastActive = t
           o.scoreMax = max(o.scoreMax, score)
           o.scoreSum += Double(score)

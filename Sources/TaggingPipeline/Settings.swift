@@ -154,7 +154,8 @@ public struct SmoothingSettings: Sendable, Equatable {
 
 /// Segment settings (`--min-duration`, `--fill-gap`, `--padding`).
 public struct SegmentSettings: Sendable, Equatable {
-  /// Segments shorter than this (after padding and gap filling) are dropped. Default 1 s.
+  /// Segments shorter than this (after padding and gap filling) are dropped. Default 1.5 s: at 1 fps a
+  /// tag seen in a single isolated sample (1 s once padded) is dropped, two samples (2 s) are kept.
   public var minDuration: Double
   /// Two segments of a tag in the same shot separated by at most this gap are merged. Default 1 s.
   public var fillGap: Double
@@ -162,7 +163,7 @@ public struct SegmentSettings: Sendable, Equatable {
   /// nominal sample interval (0.5 s at 1 fps), or 0 when the sampling has no nominal interval.
   public var padding: Double?
 
-  public init(minDuration: Double = 1, fillGap: Double = 1, padding: Double? = nil) {
+  public init(minDuration: Double = 1.5, fillGap: Double = 1, padding: Double? = nil) {
     self.minDuration = minDuration
     self.fillGap = fillGap
     self.padding = padding
