@@ -8,6 +8,7 @@ let package = Package(
   products: [
     .executable(name: "vtag", targets: ["vtag"]),
     .library(name: "RecognizeAnything", targets: ["RecognizeAnything"]),
+    .library(name: "TaggingPipeline", targets: ["TaggingPipeline"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -43,13 +44,15 @@ let package = Package(
     .target(
       name: "RecognizeAnything",
       dependencies: ["TensorCore", "Checkpoints", "ImageCore", .product(name: "Logging", package: "swift-log")]),
+    // The streaming pipeline's pure core: sampler, smoother, segmenter, timeline records and sinks.
+    .target(name: "TaggingPipeline", dependencies: ["RecognizeAnything"]),
     // Media input: still images (libjpeg-turbo, FFmpeg), video (FFmpeg), cameras (libv4l2).
     .target(name: "MediaIO", dependencies: ["CFFmpeg", "CJPEG", "CV4L2", "ImageCore"]),
     // The command line as a library, so tests can run commands in-process.
     .target(
       name: "VTagCLI",
       dependencies: [
-        "RecognizeAnything", "MediaIO", "TensorCore", "Checkpoints", "ImageCore",
+        "RecognizeAnything", "TaggingPipeline", "MediaIO", "TensorCore", "Checkpoints", "ImageCore",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
       ]),
@@ -65,6 +68,9 @@ let package = Package(
     .testTarget(
       name: "RecognizeAnythingTests",
       dependencies: ["RecognizeAnything", "Checkpoints", "ImageCore", "MediaIO", "TensorCore", "VTagTestSupport"]),
+    .testTarget(
+      name: "TaggingPipelineTests", dependencies: ["TaggingPipeline", "RecognizeAnything", "VTagTestSupport"],
+      exclude: ["Golden"]),
     .testTarget(name: "MediaIOTests", dependencies: ["MediaIO", "VTagTestSupport"]),
     .testTarget(name: "CLITests", dependencies: ["VTagCLI", "VTagTestSupport"]),
   ],
