@@ -45,7 +45,7 @@ let package = Package(
       name: "RecognizeAnything",
       dependencies: ["TensorCore", "Checkpoints", "ImageCore", .product(name: "Logging", package: "swift-log")]),
     // The streaming pipeline's pure core: sampler, smoother, segmenter, timeline records and sinks.
-    .target(name: "TaggingPipeline", dependencies: ["RecognizeAnything"]),
+    .target(name: "TaggingPipeline", dependencies: ["RecognizeAnything", "MediaIO", "ImageCore", "TensorCore"]),
     // Media input: still images (libjpeg-turbo, FFmpeg), video (FFmpeg), cameras (libv4l2).
     .target(name: "MediaIO", dependencies: ["CFFmpeg", "CJPEG", "CV4L2", "ImageCore"]),
     // The command line as a library, so tests can run commands in-process.
