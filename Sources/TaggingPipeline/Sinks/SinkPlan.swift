@@ -79,11 +79,12 @@ public struct SinkPlan: Sendable, Equatable {
   /// Plans the outputs for `formats` (a `--format` list) and output base `base` (`-o`; `-` = JSON Lines on
   /// stdout). `captions`: whether a captioning model runs. Checks that the directory exists and is
   /// writable and that no target is a directory or a read-only file. Creates nothing.
-  public init(formats: String, base: String, captions: Bool) throws {
-    try self.init(formats: Self.parseFormats(formats), base: base, captions: captions)
+  /// `checkDirectory: false` skips the file-system checks (for naming only).
+  public init(formats: String, base: String, captions: Bool, checkDirectory: Bool = true) throws {
+    try self.init(formats: Self.parseFormats(formats), base: base, captions: captions, checkDirectory: checkDirectory)
   }
 
-  public init(formats: [SinkFormat], base: String, captions: Bool) throws {
+  public init(formats: [SinkFormat], base: String, captions: Bool, checkDirectory: Bool = true) throws {
     guard !formats.isEmpty else { throw SinkError.emptyFormatList }
     if base == "-" {
       let others = formats.filter { $0 != .jsonl }
@@ -92,6 +93,19 @@ public struct SinkPlan: Sendable, Equatable {
       return
     }
     if !captions, let f = formats.first(where: { $0 == .srt }) { throw SinkError.needsCaptions(format: f.rawValue) }
+    var kinds: [SinkKind] = []
+    for f in formats {
+      switch f {
+      case .jsonl: kinds.append(.jsonl)
+      case .vtt: kinds += captions ? [.tagsVTT, .captionsVTT, .metaVTT] : [.tagsVTT, .metaVTT]
+      case .srt: kinds.append(.srt)
+      case .videochat: kinds.append(.videochat)
+      }
+    }
+    guard checkDirectory else {
+      outputs = kinds.map { Output(kind: $0, path: base + $0.suffix) }
+      return
+    }
     var isDir: ObjCBool = false
     if base.hasSuffix("/") || (FileManager.default.fileExists(atPath: base, isDirectory: &isDir) && isDir.boolValue) {
       throw SinkError.baseIsDirectory(path: base)
@@ -102,16 +116,6 @@ public struct SinkPlan: Sendable, Equatable {
       throw SinkError.directoryMissing(path: directory)
     }
     guard access(directory, W_OK | X_OK) == 0 else { throw SinkError.directoryNotWritable(path: directory) }
-
-    var kinds: [SinkKind] = []
-    for f in formats {
-      switch f {
-      case .jsonl: kinds.append(.jsonl)
-      case .vtt: kinds += captions ? [.tagsVTT, .captionsVTT, .metaVTT] : [.tagsVTT, .metaVTT]
-      case .srt: kinds.append(.srt)
-      case .videochat: kinds.append(.videochat)
-      }
-    }
     outputs = try kinds.map { kind in
       let path = base + kind.suffix
       if FileManager.default.fileExists(atPath: path, isDirectory: &isDir) {
