@@ -1,0 +1,402 @@
+import Foundation
+import ImageCore
+import MediaIO
+import RecognizeAnything
+
+/// Everything one tagging run needs: what `vtag tag`, `vtag live` and `vtag run` fill in.
+public struct TagRunConfiguration: Sendable {
+  /// A path, `-` (stdin), a URL libavformat opens, or a camera device (`/dev/videoN`).
+  public var input: String
+  /// The tagging model bundle (RAM++, RAM or Tag2Text).
+  public var model: URL
+  /// A Tag2Text bundle whose captions go into the timeline (optional).
+  public var captionModel: URL?
+  public var timeline: TimelineSettings
+  /// Frames per forward pass.
+  public var batch: Int
+  /// OpenBLAS threads.
+  public var threads: Int
+  /// Output formats and base path (`-o`): `jsonl`, `vtt`, `srt`, `videochat`; base `-` = JSONL on stdout.
+  public var formats: [SinkFormat]
+  public var outputBase: String
+  public var sinkOptions: SinkOptions
+  /// Caption a sampled frame at most this often (seconds), and at scene cuts.
+  public var captionEvery: Double
+  /// What guides the captions: the caption model's own tags, or the tagger's current smoothed tags.
+  public var captionGuide: CaptionGuide
+  /// How frames are resized to the model input.
+  public var resize: FramePreprocessing.Resize
+  /// Treat the input as live (drop the oldest frames when behind); nil = decide from the input.
+  public var live: Bool?
+  /// Live mode: flush a partial batch after this many seconds.
+  public var batchTimeout: Double
+  /// Camera capture size (cameras only).
+  public var cameraWidth: Int
+  public var cameraHeight: Int
+
+  /// Where captions take their guiding tags from.
+  public enum CaptionGuide: String, Sendable, CaseIterable {
+    case own
+    case tags
+  }
+
+  public init(
+    input: String, model: URL, captionModel: URL? = nil, timeline: TimelineSettings = TimelineSettings(),
+    batch: Int = 1, threads: Int = ProcessInfo.processInfo.activeProcessorCount, formats: [SinkFormat] = [.jsonl],
+    outputBase: String = "-", sinkOptions: SinkOptions = SinkOptions(), captionEvery: Double = 5,
+    captionGuide: CaptionGuide = .own, resize: FramePreprocessing.Resize = .swscale, live: Bool? = nil,
+    batchTimeout: Double = 0.5, cameraWidth: Int = 640, cameraHeight: Int = 480
+  ) {
+    self.input = input
+    self.model = model
+    self.captionModel = captionModel
+    self.timeline = timeline
+    self.batch = batch
+    self.threads = threads
+    self.formats = formats
+    self.outputBase = outputBase
+    self.sinkOptions = sinkOptions
+    self.captionEvery = captionEvery
+    self.captionGuide = captionGuide
+    self.resize = resize
+    self.live = live
+    self.batchTimeout = batchTimeout
+    self.cameraWidth = cameraWidth
+    self.cameraHeight = cameraHeight
+  }
+
+  /// True when the input names a V4L2 device.
+  public var isCamera: Bool { input.hasPrefix("/dev/video") }
+}
+
+/// Problems found before any work starts.
+public enum TagRunError: Error, Equatable, CustomStringConvertible {
+  case badSetting(name: String, value: String, expected: String)
+  case captionModelNotTag2Text(path: String, architecture: String)
+
+  public var description: String {
+    switch self {
+    case .badSetting(let name, let value, let expected): "\(name) = \(value): expected \(expected)"
+    case .captionModelNotTag2Text(let path, let architecture):
+      "the caption model \(path) is \(architecture); captions need a Tag2Text bundle"
+    }
+  }
+}
+
+/// Progress of a run, reported after every forward pass.
+public struct TagRunProgress: Sendable {
+  public var t: Double
+  public var duration: Double?
+  public var framesSampled: Int
+  public var forwards: Int
+  public var framesDropped: Int
+  public var elapsed: Double
+  /// The current smoothed tags (for live display) and the latest caption.
+  public var activeTags: [String]
+  public var caption: String?
+}
+
+/// What a finished run did.
+public struct TagRunReport: Sendable {
+  public var counters: RunCounters
+  public var duration: Double
+  public var interrupted: Bool
+  public var outputs: [String]
+  /// Seconds spent in forward passes (tagging and captions) on the inference thread.
+  public var forwardSeconds: Double
+  public var wallSeconds: Double
+  public var damagedFrames: Int
+}
+
+/// A source of frames with pixels, file/stream or camera, seen through one interface.
+struct PipelineFrame: Sendable {
+  var index: Int
+  var t: Double
+  var isKey: Bool
+  var image: RGBImage
+}
+
+/// One streaming tagging run: source → sampler → preprocess → batcher → tagger (the inference
+/// thread) → smoother/segmenter (`TimelineBuilder`) → sinks (`SinkFanOut`).
+public final class TagRun: Sendable {
+  public let configuration: TagRunConfiguration
+  let plan: SinkPlan
+
+  /// Validates the configuration and the outputs (formats, writable directory) before any work.
+  public init(_ configuration: TagRunConfiguration) throws {
+    let c = configuration
+    if c.batch < 1 { throw TagRunError.badSetting(name: "batch", value: "\(c.batch)", expected: "at least 1") }
+    if c.threads < 1 { throw TagRunError.badSetting(name: "threads", value: "\(c.threads)", expected: "at least 1") }
+    if !(c.captionEvery > 0) {
+      throw TagRunError.badSetting(name: "caption-every", value: "\(c.captionEvery)", expected: "> 0 seconds")
+    }
+    self.configuration = c
+    plan = try SinkPlan(formats: c.formats, base: c.outputBase, captions: c.captionModel != nil || Self.isTag2Text(c.model))
+    // Surface sampling errors (e.g. uniform on a stream without duration) before loading models.
+    if case .uniform = c.timeline.sampling.mode {} else { _ = try Sampler(settings: c.timeline.sampling, duration: nil) }
+  }
+
+  static func isTag2Text(_ dir: URL) -> Bool {
+    (try? ModelConfig.load(path: dir.appendingPathComponent("config.json").path).architecture) == .tag2text
+  }
+
+  /// The output files (or `-`).
+  public var outputs: [String] { plan.outputs.map(\.path) }
+
+  /// Runs to the end of the input, or until `shouldStop()` turns true (then the outputs are closed
+  /// cleanly and the report says `interrupted`).
+  public func run(
+    shouldStop: @escaping @Sendable () -> Bool = { false },
+    progress: @escaping @Sendable (TagRunProgress) -> Void = { _ in }
+  ) async throws -> TagRunReport {
+    let c = configuration
+    let started = Date()
+    let inference = InferenceThread(threads: c.threads)
+    defer { inference.stop() }
+
+    // Models, on the inference thread.
+    let tagger = try await inference.run { try RecognizeAnythingModel(directory: c.model, captions: false) }
+    let captioner: RecognizeAnythingModel?
+    if let dir = c.captionModel {
+      let m = try await inference.run { try RecognizeAnythingModel(directory: dir, captions: true) }
+      guard m.captioner != nil else {
+        throw TagRunError.captionModelNotTag2Text(path: dir.path, architecture: m.architecture.rawValue)
+      }
+      captioner = m
+    } else if tagger.architecture == .tag2text {
+      captioner = try await inference.run { try RecognizeAnythingModel(directory: c.model, captions: true) }
+    } else {
+      captioner = nil
+    }
+    let size = tagger.imageSize
+
+    // Source.
+    let frames: AsyncThrowingStream<PipelineFrame, any Error>
+    let sourceInfo: SourceInfo
+    let duration: Double?
+    let statistics: @Sendable () -> (decoded: Int, dropped: Int, damaged: Int)
+    let needsAllFrames = c.timeline.sampling.sceneThreshold != nil
+    if c.isCamera {
+      let camera = try CameraSource(
+        path: c.input, configuration: CameraConfiguration(width: c.cameraWidth, height: c.cameraHeight))
+      duration = nil
+      sourceInfo = SourceInfo(
+        uri: c.input, kind: "camera",
+        properties: [
+          ("width", .int(camera.info.width)), ("height", .int(camera.info.height)),
+        ])
+      frames = Self.stream(camera.frames()) { f in PipelineFrame(index: f.sequence, t: f.t, isKey: true, image: f.image) }
+      statistics = { (0, camera.droppedFrames, 0) }
+    } else {
+      let source = try await VideoSource.open(c.input, options: VideoSourceOptions(live: c.live))
+      let info = source.info
+      duration = info.duration
+      var props: [(String, JSONValue)] = [
+        ("format", .string(info.formatName)), ("codec", .string(info.codecName)), ("width", .int(info.width)),
+        ("height", .int(info.height)), ("rotation", .int(info.rotation)), ("live", .bool(info.isLive)),
+      ]
+      if let d = info.duration { props.append(("duration", .double(d))) }
+      if let r = info.frameRate { props.append(("frame_rate", .double(r))) }
+      sourceInfo = SourceInfo(uri: c.input, kind: info.isLive ? "stream" : "file", properties: props)
+      let sampling: FrameSampling
+      if needsAllFrames {
+        sampling = .all
+      } else {
+        switch c.timeline.sampling.mode {
+        case .every(let s): sampling = .every(seconds: s)
+        case .uniform(let n): sampling = .uniform(count: n)
+        case .keyframes: sampling = .keyframes
+        case .allFrames: sampling = .all
+        }
+      }
+      let output = FramePreprocessing.frameOutput(for: c.resize, size: size)
+      frames = Self.stream(source.frames(sampling, output: output)) { f in
+        guard let image = f.image else { return nil }
+        return PipelineFrame(index: f.index, t: f.t, isKey: f.isKeyFrame, image: image)
+      }
+      statistics = {
+        let s = source.statistics
+        return (s.decodedFrames, s.droppedFrames, s.damagedFrames)
+      }
+    }
+
+    // Timeline and sinks.
+    var builder = TimelineBuilder(settings: c.timeline, bundle: tagger.bundle, duration: duration)
+    var sampler = try Sampler(settings: c.timeline.sampling, duration: duration)
+    let fanOut = SinkFanOut(sinks: try plan.open(options: c.sinkOptions))
+    var models = [ModelInfo(bundle: tagger.bundle, role: "tagger")]
+    if let captioner, c.captionModel != nil { models.append(ModelInfo(bundle: captioner.bundle, role: "captioner")) }
+    await fanOut.send(builder.header(vtagVersion: TagRun.version, source: sourceInfo, models: models))
+
+    var counters = RunCounters()
+    var forwardSeconds = 0.0
+    var pending: [(SampledFrame, RGBImage)] = []
+    var previous: PipelineFrame?
+    var lastCaptionT = -Double.infinity
+    var lastActive: [String] = []
+    var lastCaption: String?
+    var lastT = 0.0
+    var batchStarted = Date()
+
+    func flush() async throws {
+      guard !pending.isEmpty else { return }
+      let items = pending
+      pending.removeAll()
+      // Decide which frames get a caption (at most one per captionEvery, and every scene cut).
+      var captionFor = [Bool](repeating: false, count: items.count)
+      if captioner != nil {
+        for (i, item) in items.enumerated() where item.0.t >= lastCaptionT + c.captionEvery - 1e-9 || item.0.isSceneCut {
+          captionFor[i] = true
+          lastCaptionT = item.0.t
+        }
+      }
+      let guideTags: String? = c.captionGuide == .tags ? lastActive.joined(separator: ", ") : nil
+      let captionMask = captionFor
+      let t0 = Date()
+      let results = try await inference.run { () -> [(ImageTags, String?)] in
+        let n = items.count
+        var pixels = [Float](repeating: 0, count: n * 3 * size * size)
+        pixels.withUnsafeMutableBufferPointer { buf in
+          for (i, item) in items.enumerated() {
+            FramePreprocessing.writePixelValues(
+              item.1, size: size, into: UnsafeMutableBufferPointer(rebasing: buf[(i * 3 * size * size)...]))
+          }
+        }
+        let tags = try pixels.withUnsafeBufferPointer { try tagger.tag(pixels: $0.baseAddress!, batch: n) }
+        var captions = [String?](repeating: nil, count: n)
+        if let captioner {
+          for i in 0..<n where captionMask[i] {
+            let one = Array(pixels[(i * 3 * size * size)..<((i + 1) * 3 * size * size)])
+            let guide = guideTags.flatMap { $0.isEmpty ? nil : $0 }
+            let r = try one.withUnsafeBufferPointer {
+              try captioner.tag(pixels: $0.baseAddress!, batch: 1, specifiedTags: guide)[0]
+            }
+            captions[i] = r.caption?.caption
+          }
+        }
+        return zip(tags, captions).map { ($0, $1) }
+      }
+      forwardSeconds += Date().timeIntervalSince(t0)
+      counters.forwards += 1
+      for (item, result) in zip(items, results) {
+        let records = builder.add(FrameTags(sample: item.0, result: result.0, caption: result.1))
+        for case .frame(let f) in records {
+          lastActive = f.tags.map(\.tag)
+          if let cap = f.caption { lastCaption = cap }
+        }
+        await fanOut.send(records)
+        lastT = item.0.t
+      }
+      let stats = statistics()
+      progress(
+        TagRunProgress(
+          t: lastT, duration: duration, framesSampled: counters.framesSampled, forwards: counters.forwards,
+          framesDropped: stats.dropped, elapsed: Date().timeIntervalSince(started), activeTags: lastActive,
+          caption: lastCaption))
+    }
+
+    var interrupted = false
+    var runError: (any Error)?
+    do {
+      for try await frame in frames {
+        if shouldStop() || Task.isCancelled {
+          interrupted = true
+          break
+        }
+        let sampled: [SampledFrame]
+        if needsAllFrames {
+          sampled = sampler.offer(
+            index: frame.index, t: frame.t, isKey: frame.isKey, thumbnail: Self.thumbnail(frame.image))
+        } else {
+          // The source already sampled: every delivered frame is a scheduled sample.
+          sampled = [SampledFrame(index: frame.index, t: frame.t, reasons: frame.isKey ? [.scheduled, .keyframe] : .scheduled)]
+        }
+        for s in sampled {
+          let image = (s.index == frame.index && s.t == frame.t) ? frame.image : (previous?.image ?? frame.image)
+          if pending.isEmpty { batchStarted = Date() }
+          pending.append((s, image))
+          counters.framesSampled += 1
+        }
+        previous = frame
+        let live = c.isCamera || (c.live ?? false)
+        if pending.count >= c.batch || (live && !pending.isEmpty && Date().timeIntervalSince(batchStarted) >= c.batchTimeout) {
+          try await flush()
+        }
+      }
+      if shouldStop() { interrupted = true }
+      if !interrupted || !pending.isEmpty { try await flush() }
+    } catch {
+      runError = error
+    }
+    let stats = statistics()
+    counters.framesDecoded = stats.decoded
+    counters.framesDropped = stats.dropped
+    await fanOut.send(builder.finish(streamEnd: duration, counters: counters, interrupted: interrupted || runError != nil))
+    try await fanOut.finish()
+    if let runError { throw runError }
+    return TagRunReport(
+      counters: counters, duration: duration ?? lastT, interrupted: interrupted, outputs: outputs,
+      forwardSeconds: forwardSeconds, wallSeconds: Date().timeIntervalSince(started), damagedFrames: stats.damaged)
+  }
+
+  /// The program version written into timeline headers.
+  public static let version = "0.1.0"
+
+  /// Adapts a frame sequence into `PipelineFrame`s (frames without pixels are skipped).
+  static func stream<S: AsyncSequence & Sendable>(
+    _ sequence: S, _ transform: @escaping @Sendable (S.Element) -> PipelineFrame?
+  ) -> AsyncThrowingStream<PipelineFrame, any Error> where S.Element: Sendable {
+    // A one-element buffer keeps the hand-off bounded: the source's own bounded buffer does the pacing.
+    let (stream, continuation) = AsyncThrowingStream<PipelineFrame, any Error>.makeStream(bufferingPolicy: .bufferingOldest(1))
+    let task = Task {
+      do {
+        for try await element in sequence {
+          guard let f = transform(element) else { continue }
+          // Wait for room rather than drop: the consumer decides pacing.
+          while case .dropped = continuation.yield(f) {
+            if Task.isCancelled { break }
+            try await Task.sleep(nanoseconds: 1_000_000)
+          }
+          if Task.isCancelled { break }
+        }
+        continuation.finish()
+      } catch {
+        continuation.finish(throwing: error)
+      }
+    }
+    continuation.onTermination = { _ in task.cancel() }
+    return stream
+  }
+
+  /// A 32×18 RGB thumbnail by box averaging, for scene-cut detection.
+  static func thumbnail(_ image: RGBImage) -> Thumbnail {
+    let w = Thumbnail.recommendedWidth
+    let h = Thumbnail.recommendedHeight
+    var pixels = [UInt8](repeating: 0, count: w * h * 3)
+    image.pixels.withUnsafeBufferPointer { src in
+      for ty in 0..<h {
+        let y0 = ty * image.height / h
+        let y1 = max(y0 + 1, (ty + 1) * image.height / h)
+        for tx in 0..<w {
+          let x0 = tx * image.width / w
+          let x1 = max(x0 + 1, (tx + 1) * image.width / w)
+          var sum = (0, 0, 0)
+          for y in y0..<y1 {
+            for x in x0..<x1 {
+              let p = (y * image.width + x) * 3
+              sum.0 += Int(src[p])
+              sum.1 += Int(src[p + 1])
+              sum.2 += Int(src[p + 2])
+            }
+          }
+          let n = (y1 - y0) * (x1 - x0)
+          let q = (ty * w + tx) * 3
+          pixels[q] = UInt8(sum.0 / n)
+          pixels[q + 1] = UInt8(sum.1 / n)
+          pixels[q + 2] = UInt8(sum.2 / n)
+        }
+      }
+    }
+    return Thumbnail(width: w, height: h, channels: 3, pixels: pixels)
+  }
+}
