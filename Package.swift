@@ -13,6 +13,7 @@ let package = Package(
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
   ],
   targets: [
     // C shims over the system libraries (module maps + inline wrappers for macros Swift cannot import).
@@ -53,6 +54,7 @@ let package = Package(
       name: "VTagCLI",
       dependencies: [
         "RecognizeAnything", "TaggingPipeline", "MediaIO", "TensorCore", "Checkpoints", "ImageCore",
+        .product(name: "Yams", package: "Yams"),
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
       ]),

@@ -331,7 +331,9 @@ public final class TagRun: Sendable {
     let stats = statistics()
     counters.framesDecoded = stats.decoded
     counters.framesDropped = stats.dropped
-    await fanOut.send(builder.finish(streamEnd: duration, counters: counters, interrupted: interrupted || runError != nil))
+    let stoppedEarly = interrupted || runError != nil
+    await fanOut.send(
+      builder.finish(streamEnd: stoppedEarly ? nil : duration, counters: counters, interrupted: stoppedEarly))
     try await fanOut.finish()
     if let runError { throw runError }
     return TagRunReport(
