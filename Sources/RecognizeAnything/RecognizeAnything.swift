@@ -74,13 +74,17 @@ public final class RecognizeAnythingModel: @unchecked Sendable {
 
   /// Tags `batch` preprocessed images `[B, 3, S, S]`; a Tag2Text model also captions them, guided by
   /// the predicted tags or, when `specifiedTags` is given, by those (commas become `" | "`).
+  ///
+  /// With `classes`, only those classes are scored (exactly as in a full run); the others get NaN scores
+  /// and are never reported.
   public func tag(
-    pixels: UnsafePointer<Float>, batch: Int, keepIntermediates: Bool = false, specifiedTags: String? = nil
+    pixels: UnsafePointer<Float>, batch: Int, keepIntermediates: Bool = false, specifiedTags: String? = nil,
+    classes: [Int]? = nil
   ) throws -> [ImageTags] {
     let embeds = tagging.imageEmbeddings(pixels: pixels, batch: batch)
-    var results = tagging.tag(imageEmbeddings: embeds, batch: batch, keepIntermediates: keepIntermediates).map {
-      decide($0)
-    }
+    var results = tagging.tag(
+      imageEmbeddings: embeds, batch: batch, keepIntermediates: keepIntermediates, classes: classes
+    ).map { decide($0) }
     if let captioner {
       let t = tagging.swin.outputTokens
       let c = tagging.swin.outputWidth
@@ -94,6 +98,21 @@ public final class RecognizeAnythingModel: @unchecked Sendable {
       }
     }
     return results
+  }
+
+  /// Class indices for tag names (every index of a duplicated name); an unknown name is an error.
+  public func classIndices(forTags names: [String]) throws -> [Int] {
+    var byName: [String: [Int]] = [:]
+    for (i, t) in bundle.tags.enumerated() { byName[t, default: []].append(i) }
+    var out: [Int] = []
+    for name in names {
+      guard let idx = byName[name] else {
+        throw BundleError.badTagList(
+          path: bundle.directory.appendingPathComponent("tags.txt").path, detail: "has no tag named '\(name)'")
+      }
+      out += idx
+    }
+    return Array(Set(out)).sorted()
   }
 
   /// Applies thresholds (strict `>`) and deletions to a forward output.

@@ -85,3 +85,21 @@ final class Captured: @unchecked Sendable {
   func put(_ name: String, _ v: [Float]) { lock.withLock { values[name] = v } }
   func get(_ name: String) -> [Float]? { lock.withLock { values[name] } }
 }
+
+/// Exact optimisations: a class subset scores exactly as the full run.
+@Suite(.serialized, .enabled(if: Fixtures.exists(Fixtures.ramParity), Comment(rawValue: Fixtures.missing(Fixtures.ramParity))))
+struct ClassSubsetTests {
+  @Test("A class subset gives the full run's scores for those classes", arguments: ["ram_plus", "ram", "tag2text"])
+  func subset(model: String) throws {
+    BLAS.setThreads(1)
+    let ram = try RecognizeAnythingModel(directory: Fixtures.ramParity.appendingPathComponent(model), captions: false)
+    let pixels = try fixtureTensor(
+      Fixtures.ramParity.appendingPathComponent("cases/demo4.pixel_values.safetensors"), "pixel_values")
+    let full = try pixels.withUnsafeBufferPointer { try ram.tag(pixels: $0.baseAddress!, batch: 1)[0] }
+    let classes = [3, 17, 467, 598, 1000, 2235, 3000, 3415]
+    let part = try pixels.withUnsafeBufferPointer { try ram.tag(pixels: $0.baseAddress!, batch: 1, classes: classes)[0] }
+    for i in classes { #expect(abs(part.scores[i] - full.scores[i]) <= 1e-6, "class \(i)") }
+    #expect(part.scores.enumerated().filter { !classes.contains($0.offset) }.allSatisfy { $0.element.isNaN })
+    #expect(part.tags.map(\.index) == full.tags.map(\.index).filter { classes.contains($0) })
+  }
+}

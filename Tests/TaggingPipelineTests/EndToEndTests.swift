@@ -209,4 +209,31 @@ struct EndToEndTests {
     #expect(missing.status == 1)
     #expect(missing.stderr.contains("/nonexistent/movie.mp4"))
   }
+
+  @Test("Static scenes: reused results equal recomputed ones, and forwards are saved", .enabled(if: VTagProcess.hasTool("ffmpeg")))
+  func staticScene() throws {
+    let dir = try Fixtures.temporaryDirectory("vtag-static")
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let video = dir.appendingPathComponent("still.mkv").path
+    // A still picture for 4 s, then a different one: lossless, so decoded frames are identical.
+    try #require(
+      try VTagProcess.shell(
+        "ffmpeg -nostdin -v error -f lavfi -i 'color=c=red:size=96x64:rate=5:duration=4' -f lavfi -i 'testsrc=size=96x64:rate=5:duration=3' -filter_complex '[0:v][1:v]concat=n=2:v=1[v]' -map '[v]' -c:v ffv1 '\(video)'")
+        == 0)
+    var outputs: [[String]] = []
+    var stderrs: [String] = []
+    for flags in [[String](), ["--no-reuse-static"]] {
+      let base = dir.appendingPathComponent(flags.isEmpty ? "reuse" : "recompute").path
+      let r = try VTagProcess.run(["tag", video, "--model", Self.ramPlus, "-o", base, "--format", "jsonl"] + flags)
+      #expect(r.status == 0, "\(r.stderr)")
+      stderrs.append(r.stderr)
+      let lines = try String(contentsOfFile: base + ".jsonl", encoding: .utf8).split(separator: "\n")
+      outputs.append(lines.filter { $0.contains("\"type\":\"frame\"") || $0.contains("\"type\":\"segment\"") }.map(String.init))
+    }
+    #expect(outputs[0] == outputs[1], "reused results differ from recomputed ones")
+    #expect(outputs[0].filter { $0.contains("\"type\":\"frame\"") }.count == 7)
+    // Frames at 1, 2, 3 s repeat the one at 0 s.
+    #expect(stderrs[0].contains("3 identical frames reused"))
+    #expect(!stderrs[1].contains("reused"))
+  }
 }

@@ -94,11 +94,18 @@ public final class TaggingModel: @unchecked Sendable {
   }
 
   /// Tagging from precomputed image embeddings `[B, T, C]`.
-  public func tag(imageEmbeddings embeds: Tensor, batch: Int, keepIntermediates: Bool = false) -> [TaggingOutput] {
+  ///
+  /// With `classes`, only those classes are computed (the head has no self-attention, so each
+  /// class's score does not depend on the others and equals the full run's); the other entries of
+  /// `logits`/`probs` are NaN.
+  public func tag(
+    imageEmbeddings embeds: Tensor, batch: Int, keepIntermediates: Bool = false, classes: [Int]? = nil
+  ) -> [TaggingOutput] {
     let t = swin.outputTokens
     let c = swin.outputWidth
-    let k = config.numClasses
     let hidden = head.hidden
+    let subset = classes ?? Array(0..<config.numClasses)
+    let k = subset.count
     var outputs: [TaggingOutput] = []
     let queries = Tensor(uninitialized: [k, hidden])
     for b in 0..<batch {
@@ -114,9 +121,15 @@ public final class TaggingModel: @unchecked Sendable {
       // Label queries.
       switch config.architecture {
       case .ramPlus:
-        ramPlusQueries(imageProj: projected!, into: queries)
+        ramPlusQueries(imageProj: projected!, classes: subset, into: queries)
       case .ram, .tag2text:
-        queries.data.update(from: fixedQueries!.data, count: k * hidden)
+        if classes == nil {
+          queries.data.update(from: fixedQueries!.data, count: k * hidden)
+        } else {
+          for (row, cls) in subset.enumerated() {
+            (queries.data + row * hidden).update(from: fixedQueries!.data + cls * hidden, count: hidden)
+          }
+        }
       }
       var out = TaggingOutput(logits: [], probs: [])
       if keepIntermediates {
@@ -126,9 +139,9 @@ public final class TaggingModel: @unchecked Sendable {
       }
       onStage?("projection")
       head.forward(queries: queries.data, count: k, tokens: tokens, tokenCount: t)
-      var logits = [Float](repeating: 0, count: k)
-      for i in 0..<k {
-        let row = queries.data + i * hidden
+      var logits = [Float](repeating: classes == nil ? 0 : .nan, count: config.numClasses)
+      for (r, i) in subset.enumerated() {
+        let row = queries.data + r * hidden
         let w = perClassClassifier ? fcWeight.data + i * hidden : fcWeight.data
         var acc: Float = 0
         for j in 0..<hidden { acc += row[j] * w[j] }
@@ -143,9 +156,9 @@ public final class TaggingModel: @unchecked Sendable {
   }
 
   /// RAM++ per-image queries: softmax-weighted description embeddings, then ReLU(wordvec_proj).
-  func ramPlusQueries(imageProj e: Tensor, into queries: Tensor) {
+  func ramPlusQueries(imageProj e: Tensor, classes: [Int], into queries: Tensor) {
     let l = e.dim(-1)
-    let k = config.numClasses
+    let k = classes.count
     let d = config.descriptionsPerClass!
     let embed = labelEmbed!
     // c = E[0] / ‖E[0]‖
@@ -167,7 +180,7 @@ public final class TaggingModel: @unchecked Sendable {
         let w = UnsafeMutablePointer<Float>.allocate(capacity: d)
         defer { w.deallocate() }
         for cIdx in start..<end {
-          let block = rows + cIdx * d * l
+          let block = rows + classes[cIdx] * d * l
           for di in 0..<d { w[di] = Ops.dot(c, block + di * l, count: l) }
           Ops.softmaxRows(w, rows: 1, cols: d)
           let dst = out + cIdx * l

@@ -33,6 +33,10 @@ public struct TagRunConfiguration: Sendable {
   /// Camera capture size (cameras only).
   public var cameraWidth: Int
   public var cameraHeight: Int
+  /// Reuse the previous result when a sampled frame is identical to the previous one (static scenes).
+  public var reuseStaticFrames: Bool = true
+  /// Compute only these classes (nil = all).
+  public var classes: [Int]? = nil
 
   /// Where captions take their guiding tags from.
   public enum CaptionGuide: String, Sendable, CaseIterable {
@@ -105,6 +109,8 @@ public struct TagRunReport: Sendable {
   /// Seconds spent in forward passes (tagging and captions) on the inference thread.
   public var forwardSeconds: Double
   public var wallSeconds: Double
+  /// Sampled frames identical to the previous one whose result was reused instead of recomputed.
+  public var reusedFrames: Int
   public var damagedFrames: Int
 }
 
@@ -230,7 +236,10 @@ public final class TagRun: Sendable {
 
     var counters = RunCounters()
     var forwardSeconds = 0.0
-    var pending: [(SampledFrame, RGBImage)] = []
+    var pending: [(SampledFrame, RGBImage, Bool)] = []  // frame, pixels, same pixels as the previous sample
+    var lastSampledImage: RGBImage?
+    var lastResult: (ImageTags, String?)?
+    var reused = 0
     var previous: PipelineFrame?
     var lastCaptionT = -Double.infinity
     var lastActive: [String] = []
@@ -242,6 +251,7 @@ public final class TagRun: Sendable {
       guard !pending.isEmpty else { return }
       let items = pending
       pending.removeAll()
+      let compute = items.enumerated().filter { !$0.element.2 || (lastResult == nil && $0.offset == 0) }.map(\.offset)
       // Decide which frames get a caption (at most one per captionEvery, and every scene cut).
       var captionFor = [Bool](repeating: false, count: items.count)
       if captioner != nil {
@@ -250,22 +260,24 @@ public final class TagRun: Sendable {
           lastCaptionT = item.0.t
         }
       }
+      let classes = c.classes
       let guideTags: String? = c.captionGuide == .tags ? lastActive.joined(separator: ", ") : nil
       let captionMask = captionFor
       let t0 = Date()
-      let results = try await inference.run { () -> [(ImageTags, String?)] in
-        let n = items.count
+      let computed = try await inference.run { () -> [(ImageTags, String?)] in
+        let n = compute.count
+        guard n > 0 else { return [] }
         var pixels = [Float](repeating: 0, count: n * 3 * size * size)
         pixels.withUnsafeMutableBufferPointer { buf in
-          for (i, item) in items.enumerated() {
+          for (i, idx) in compute.enumerated() {
             FramePreprocessing.writePixelValues(
-              item.1, size: size, into: UnsafeMutableBufferPointer(rebasing: buf[(i * 3 * size * size)...]))
+              items[idx].1, size: size, into: UnsafeMutableBufferPointer(rebasing: buf[(i * 3 * size * size)...]))
           }
         }
-        let tags = try pixels.withUnsafeBufferPointer { try tagger.tag(pixels: $0.baseAddress!, batch: n) }
+        let tags = try pixels.withUnsafeBufferPointer { try tagger.tag(pixels: $0.baseAddress!, batch: n, classes: classes) }
         var captions = [String?](repeating: nil, count: n)
         if let captioner {
-          for i in 0..<n where captionMask[i] {
+          for i in 0..<n where captionMask[compute[i]] {
             let one = Array(pixels[(i * 3 * size * size)..<((i + 1) * 3 * size * size)])
             let guide = guideTags.flatMap { $0.isEmpty ? nil : $0 }
             let r = try one.withUnsafeBufferPointer {
@@ -277,7 +289,22 @@ public final class TagRun: Sendable {
         return zip(tags, captions).map { ($0, $1) }
       }
       forwardSeconds += Date().timeIntervalSince(t0)
-      counters.forwards += 1
+      if !compute.isEmpty { counters.forwards += 1 }
+      // Identical frames take the previous frame's result (a recomputation would give the same).
+      var results: [(ImageTags, String?)] = []
+      var next = 0
+      for (i, item) in items.enumerated() {
+        if next < compute.count && compute[next] == i {
+          results.append(computed[next])
+          next += 1
+        } else {
+          let previousResult = results.last ?? lastResult!
+          results.append((previousResult.0, captionFor[i] ? previousResult.1 : nil))
+          reused += 1
+        }
+        _ = item
+      }
+      lastResult = results.last
       for (item, result) in zip(items, results) {
         let records = builder.add(FrameTags(sample: item.0, result: result.0, caption: result.1))
         for case .frame(let f) in records {
@@ -314,7 +341,9 @@ public final class TagRun: Sendable {
         for s in sampled {
           let image = (s.index == frame.index && s.t == frame.t) ? frame.image : (previous?.image ?? frame.image)
           if pending.isEmpty { batchStarted = Date() }
-          pending.append((s, image))
+          let same = c.reuseStaticFrames && lastSampledImage == image
+          lastSampledImage = image
+          pending.append((s, image, same))
           counters.framesSampled += 1
         }
         previous = frame
@@ -338,7 +367,8 @@ public final class TagRun: Sendable {
     if let runError { throw runError }
     return TagRunReport(
       counters: counters, duration: duration ?? lastT, interrupted: interrupted, outputs: outputs,
-      forwardSeconds: forwardSeconds, wallSeconds: Date().timeIntervalSince(started), damagedFrames: stats.damaged)
+      forwardSeconds: forwardSeconds, wallSeconds: Date().timeIntervalSince(started), reusedFrames: reused,
+      damagedFrames: stats.damaged)
   }
 
   /// The program version written into timeline headers.

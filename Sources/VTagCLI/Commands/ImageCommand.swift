@@ -29,6 +29,9 @@ struct ImageCommand: AsyncParsableCommand {
   @Option(name: .long, help: "Tag2Text: caption guided by these tags instead of the predicted ones (\"cloud, sky\").")
   var specifiedTags: String?
 
+  @Option(name: .long, help: "Compute only these tags (comma-separated names); their scores equal a full run's.")
+  var onlyTags: String?
+
   @Option(name: .long, help: "OpenBLAS threads (default: the number of cores).")
   var threads: Int?
 
@@ -50,13 +53,16 @@ struct ImageCommand: AsyncParsableCommand {
     if userTags != nil && ram.captioner == nil {
       throw ValidationError("--specified-tags needs a Tag2Text bundle; \(directory.path) is \(ram.architecture.rawValue)")
     }
+    let classes = try onlyTags.map {
+      try ram.classIndices(forTags: $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
+    }
     var failures = 0
     for file in files {
       do {
         let image = try StillImageDecoder.decode(path: file)
         let pixels = ModelInput.pixelValues(image, size: ram.imageSize)
         let result = try pixels.withUnsafeBufferPointer {
-          try ram.tag(pixels: $0.baseAddress!, batch: 1, specifiedTags: userTags)[0]
+          try ram.tag(pixels: $0.baseAddress!, batch: 1, specifiedTags: userTags, classes: classes)[0]
         }
         if json {
           Output.line(jsonRecord(file: file, model: ram, result: result).serialized)

@@ -60,6 +60,9 @@ struct PipelineOptions: ParsableArguments {
   @Flag(name: .long, help: "Resize video frames exactly as PIL does (slower) instead of with swscale.")
   var pilExact = false
 
+  @Flag(name: .long, help: "Recompute frames identical to the previous sample instead of reusing its result.")
+  var noReuseStatic = false
+
   @Option(name: [.short, .long], help: "Output base path (files BASE.jsonl, BASE.tags.vtt, ...), or - for JSONL on stdout.")
   var output: String?
 
@@ -121,12 +124,14 @@ struct PipelineOptions: ParsableArguments {
     let formats: [SinkFormat]
     do { formats = try SinkPlan.parseFormats(format) } catch { throw ValidationError("\(error)") }
     let modelURL = try model.map { URL(fileURLWithPath: $0) } ?? ModelBundle.defaultBundleDirectory()
-    return TagRunConfiguration(
+    var config = TagRunConfiguration(
       input: input, model: modelURL, captionModel: captionModel.map { URL(fileURLWithPath: $0) },
       timeline: try timelineSettings(), batch: batch,
       threads: threads ?? ProcessInfo.processInfo.activeProcessorCount, formats: formats,
       outputBase: output ?? defaultOutput, captionEvery: try Self.seconds(captionEvery, option: "--caption-every"),
       captionGuide: guide, resize: pilExact ? .pilExact : .swscale)
+    config.reuseStaticFrames = !noReuseStatic
+    return config
   }
 }
 
@@ -203,6 +208,7 @@ enum PipelineCLI {
     if let d = c.framesDecoded, d > 0 { summary += ", \(d) decoded" }
     if c.framesDropped > 0 { summary += ", \(c.framesDropped) dropped" }
     if report.damagedFrames > 0 { summary += ", \(report.damagedFrames) damaged frames" }
+    if report.reusedFrames > 0 { summary += ", \(report.reusedFrames) identical frames reused (forwards saved)" }
     summary += String(
       format: "; %.1f s wall, %.1f s in forward passes (%.1f%% overhead)", report.wallSeconds, report.forwardSeconds,
       report.forwardSeconds > 0 ? 100 * (report.wallSeconds - report.forwardSeconds) / report.forwardSeconds : 0)
