@@ -60,6 +60,10 @@ let package = Package(
       ]),
     .executableTarget(name: "vtag", dependencies: ["VTagCLI"]),
 
+    // Examples of the library API (built with everything else, so they keep compiling).
+    .executableTarget(name: "example-custom-sink", dependencies: ["TaggingPipeline"], path: "examples/custom-sink"),
+    .executableTarget(name: "example-read-timeline", dependencies: ["TaggingPipeline"], path: "examples/read-timeline"),
+
     // Tests.
     .target(name: "VTagTestSupport", path: "Tests/VTagTestSupport"),
     .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "VTagTestSupport"]),

@@ -10,7 +10,7 @@ PKGS=(
   libopenblas-dev
   libjpeg62-turbo-dev libpng-dev zlib1g-dev
   ffmpeg
-  python3 python3-numpy
+  python3 python3-numpy bc
 )
 missing=()
 for p in "${PKGS[@]}"; do

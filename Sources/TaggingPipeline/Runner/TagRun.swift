@@ -151,7 +151,9 @@ public final class TagRun: Sendable {
 
   /// Runs to the end of the input, or until `shouldStop()` turns true (then the outputs are closed
   /// cleanly and the report says `interrupted`).
+  /// `extraSinks` receive the same records as the configured outputs (library users' own sinks).
   public func run(
+    extraSinks: [any TimelineSink] = [],
     shouldStop: @escaping @Sendable () -> Bool = { false },
     progress: @escaping @Sendable (TagRunProgress) -> Void = { _ in }
   ) async throws -> TagRunReport {
@@ -229,7 +231,7 @@ public final class TagRun: Sendable {
     // Timeline and sinks.
     var builder = TimelineBuilder(settings: c.timeline, bundle: tagger.bundle, duration: duration)
     var sampler = try Sampler(settings: c.timeline.sampling, duration: duration)
-    let fanOut = SinkFanOut(sinks: try plan.open(options: c.sinkOptions))
+    let fanOut = SinkFanOut(sinks: try plan.open(options: c.sinkOptions) + extraSinks)
     var models = [ModelInfo(bundle: tagger.bundle, role: "tagger")]
     if let captioner, c.captionModel != nil { models.append(ModelInfo(bundle: captioner.bundle, role: "captioner")) }
     await fanOut.send(builder.header(vtagVersion: TagRun.version, source: sourceInfo, models: models))
