@@ -38,13 +38,15 @@ let package = Package(
     .target(
       name: "RecognizeAnything",
       dependencies: ["TensorCore", "Checkpoints", "ImageCore", .product(name: "Logging", package: "swift-log")]),
+    // Getting models: the manifest, resumable verified downloads (URLSession), SHA-256.
+    .target(name: "ModelFetch", dependencies: ["RecognizeAnything"]),
     // Media input: still images (libjpeg-turbo, FFmpeg), video (FFmpeg), cameras (libv4l2).
     .target(name: "MediaIO", dependencies: ["CFFmpeg", "CJPEG", "CV4L2", "ImageCore"]),
     // The command line as a library, so tests can run commands in-process.
     .target(
       name: "VTagCLI",
       dependencies: [
-        "RecognizeAnything", "MediaIO", "TensorCore", "Checkpoints", "ImageCore",
+        "RecognizeAnything", "ModelFetch", "MediaIO", "TensorCore", "Checkpoints", "ImageCore",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
       ]),
@@ -62,6 +64,7 @@ let package = Package(
       dependencies: ["RecognizeAnything", "Checkpoints", "ImageCore", "MediaIO", "TensorCore", "VTagTestSupport"]),
     .testTarget(name: "MediaIOTests", dependencies: ["MediaIO", "VTagTestSupport"]),
     .testTarget(name: "CLITests", dependencies: ["VTagCLI", "VTagTestSupport"]),
+    .testTarget(name: "ModelFetchTests", dependencies: ["ModelFetch", "RecognizeAnything", "VTagTestSupport"]),
   ],
   swiftLanguageModes: [.v6]
 )
