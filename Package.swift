@@ -63,7 +63,7 @@ let package = Package(
       name: "RecognizeAnythingTests",
       dependencies: ["RecognizeAnything", "Checkpoints", "ImageCore", "MediaIO", "TensorCore", "VTagTestSupport"]),
     .testTarget(name: "MediaIOTests", dependencies: ["MediaIO", "VTagTestSupport"]),
-    .testTarget(name: "CLITests", dependencies: ["VTagCLI", "VTagTestSupport"]),
+    .testTarget(name: "CLITests", dependencies: ["VTagCLI", "ModelFetch", "VTagTestSupport"]),
     .testTarget(name: "ModelFetchTests", dependencies: ["ModelFetch", "RecognizeAnything", "VTagTestSupport"]),
   ],
   swiftLanguageModes: [.v6]

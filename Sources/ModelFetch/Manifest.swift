@@ -40,6 +40,14 @@ public struct ModelManifest: Codable, Sendable, Equatable {
     /// The files to download, in download order.
     public var files: [File]
 
+    /// Creates a model entry.
+    public init(name: String, title: String?, preset: String?, files: [File]) {
+      self.name = name
+      self.title = title
+      self.preset = preset
+      self.files = files
+    }
+
     /// Total bytes of all files.
     public var totalBytes: Int64 { files.reduce(0) { $0 + $1.bytes } }
 
@@ -61,6 +69,13 @@ public struct ModelManifest: Codable, Sendable, Equatable {
   public var comment: String?
   /// The bundles, in display order.
   public var models: [Model]
+
+  /// Creates a manifest.
+  public init(format: String = "vtag-models/1", comment: String?, models: [Model]) {
+    self.format = format
+    self.comment = comment
+    self.models = models
+  }
 
   /// The model called `name`, or nil.
   public func model(_ name: String) -> Model? { models.first { $0.name == name } }
