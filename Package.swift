@@ -45,15 +45,17 @@ let package = Package(
     .target(
       name: "RecognizeAnything",
       dependencies: ["TensorCore", "Checkpoints", "ImageCore", .product(name: "Logging", package: "swift-log")]),
-    // The streaming pipeline's pure core: sampler, smoother, segmenter, timeline records and sinks.
+    // The streaming pipeline: sampler, smoother, segmenter, timeline records, sinks, runner.
     .target(name: "TaggingPipeline", dependencies: ["RecognizeAnything", "MediaIO", "ImageCore", "TensorCore"]),
+    // Getting models: the manifest, resumable verified downloads (URLSession), SHA-256.
+    .target(name: "ModelFetch", dependencies: ["RecognizeAnything"]),
     // Media input: still images (libjpeg-turbo, FFmpeg), video (FFmpeg), cameras (libv4l2).
     .target(name: "MediaIO", dependencies: ["CFFmpeg", "CJPEG", "CV4L2", "ImageCore"]),
     // The command line as a library, so tests can run commands in-process.
     .target(
       name: "VTagCLI",
       dependencies: [
-        "RecognizeAnything", "TaggingPipeline", "MediaIO", "TensorCore", "Checkpoints", "ImageCore",
+        "RecognizeAnything", "TaggingPipeline", "ModelFetch", "MediaIO", "TensorCore", "Checkpoints", "ImageCore",
         .product(name: "Yams", package: "Yams"),
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
@@ -78,7 +80,8 @@ let package = Package(
       name: "TaggingPipelineTests", dependencies: ["TaggingPipeline", "RecognizeAnything", "VTagTestSupport"],
       exclude: ["Golden"]),
     .testTarget(name: "MediaIOTests", dependencies: ["MediaIO", "VTagTestSupport"]),
-    .testTarget(name: "CLITests", dependencies: ["VTagCLI", "VTagTestSupport"]),
+    .testTarget(name: "CLITests", dependencies: ["VTagCLI", "ModelFetch", "VTagTestSupport"]),
+    .testTarget(name: "ModelFetchTests", dependencies: ["ModelFetch", "RecognizeAnything", "VTagTestSupport"]),
   ],
   swiftLanguageModes: [.v6]
 )

@@ -11,6 +11,7 @@ PKGS=(
   libjpeg62-turbo-dev libpng-dev zlib1g-dev
   ffmpeg
   python3 python3-numpy bc
+  nginx
 )
 missing=()
 for p in "${PKGS[@]}"; do

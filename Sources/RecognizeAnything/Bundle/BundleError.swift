@@ -11,6 +11,8 @@ public enum BundleError: Error, Equatable, CustomStringConvertible {
   case missingKey(file: String, key: String)
   case shapeMismatch(file: String, key: String, expected: [Int], found: [Int])
   case noModelInstalled(searched: String)
+  /// A fetch into this folder did not finish, or a verified file has changed since.
+  case incomplete(path: String, detail: String)
 
   public var description: String {
     switch self {
@@ -25,7 +27,9 @@ public enum BundleError: Error, Equatable, CustomStringConvertible {
     case .shapeMismatch(let file, let key, let expected, let found):
       "\(file): tensor '\(key)' has shape \(found), but the config implies \(expected)"
     case .noModelInstalled(let searched):
-      "no model given and none installed at \(searched); pass --model DIR (a bundle directory with config.json, tags.txt and model.pth/model.safetensors), set VTAG_MODELS, or install the RAM++ bundle there"
+      "no model given and none installed at \(searched); run `vtag models fetch ram_plus` (or pass --yes to fetch it now), pass --model DIR (a bundle directory with config.json, tags.txt and model.pth/model.safetensors), or set VTAG_MODELS"
+    case .incomplete(let path, let detail):
+      "\(path) is not a complete model bundle: \(detail); run `vtag models fetch` again to finish or repair it"
     }
   }
 }

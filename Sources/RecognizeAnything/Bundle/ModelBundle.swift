@@ -23,6 +23,7 @@ public struct ModelBundle: Sendable {
     guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDir), isDir.boolValue else {
       throw BundleError.notADirectory(path: directory.path)
     }
+    try Self.checkComplete(directory)
     self.directory = directory
     let config = try ModelConfig.load(path: directory.appendingPathComponent("config.json").path)
     self.config = config
@@ -85,6 +86,18 @@ public struct ModelBundle: Sendable {
 
     let vocab = file("vocab", "vocab.txt")
     vocabPath = FileManager.default.fileExists(atPath: vocab.path) ? vocab.path : nil
+  }
+
+  /// Throws `BundleError.incomplete` for a folder an unfinished `vtag models fetch` left behind (it
+  /// holds `.incomplete`), or whose `.complete` record lists a file that is missing or has changed
+  /// size. A folder without a record (installed by hand) passes.
+  public static func checkComplete(_ directory: URL) throws {
+    if FileManager.default.fileExists(atPath: directory.appendingPathComponent(InstallRecord.incompleteMarker).path) {
+      throw BundleError.incomplete(path: directory.path, detail: "a `vtag models fetch` into it has not finished")
+    }
+    if let record = try InstallRecord.read(directory: directory), let problem = record.sizeProblem(directory: directory) {
+      throw BundleError.incomplete(path: directory.path, detail: problem)
+    }
   }
 
   /// Lines of a UTF-8 text file split as Python's `str.splitlines()` does (a final newline adds no

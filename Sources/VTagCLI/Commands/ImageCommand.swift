@@ -32,6 +32,9 @@ struct ImageCommand: AsyncParsableCommand {
   @Option(name: .long, help: "Compute only these tags (comma-separated names); their scores equal a full run's.")
   var onlyTags: String?
 
+  @Flag(name: .long, help: "With no --model and no RAM++ bundle installed, fetch it without asking.")
+  var yes = false
+
   @Option(name: .long, help: "OpenBLAS threads (default: the number of cores).")
   var threads: Int?
 
@@ -46,7 +49,7 @@ struct ImageCommand: AsyncParsableCommand {
 
   func run() async throws {
     BLAS.setThreads(threads ?? ProcessInfo.processInfo.activeProcessorCount)
-    let directory = try model.map { URL(fileURLWithPath: $0) } ?? ModelBundle.defaultBundleDirectory()
+    let directory = try await ModelResolver.resolve(model: model, yes: yes)
     let ram = try RecognizeAnythingModel(directory: directory)
     // The reference ignores '', 'none' and 'None' as user tags.
     let userTags = specifiedTags.flatMap { ["", "none", "None"].contains($0) ? nil : $0 }

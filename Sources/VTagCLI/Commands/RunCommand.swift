@@ -270,7 +270,7 @@ struct LiveCommand: AsyncParsableCommand {
   @OptionGroup var options: PipelineOptions
 
   func run() async throws {
-    var config = try options.configuration(input: input, defaultOutput: "live")
+    var config = try await options.configuration(input: input, defaultOutput: "live")
     config.live = true
     config.cameraWidth = width
     config.cameraHeight = height

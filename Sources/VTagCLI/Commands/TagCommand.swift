@@ -9,6 +9,9 @@ struct PipelineOptions: ParsableArguments {
   @Option(name: .long, help: "Tagging model bundle (default: the installed RAM++ bundle).")
   var model: String?
 
+  @Flag(name: .long, help: "With no --model and no RAM++ bundle installed, fetch it without asking.")
+  var yes = false
+
   @Option(name: .long, help: "A Tag2Text bundle whose captions go into the timeline and caption tracks.")
   var captionModel: String?
 
@@ -115,7 +118,7 @@ struct PipelineOptions: ParsableArguments {
       segments: SegmentSettings(minDuration: minDuration, fillGap: fillGap, padding: padding))
   }
 
-  func configuration(input: String, defaultOutput: String) throws -> TagRunConfiguration {
+  func configuration(input: String, defaultOutput: String) async throws -> TagRunConfiguration {
     guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
     if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
     guard let guide = TagRunConfiguration.CaptionGuide(rawValue: captionGuide) else {
@@ -123,7 +126,8 @@ struct PipelineOptions: ParsableArguments {
     }
     let formats: [SinkFormat]
     do { formats = try SinkPlan.parseFormats(format) } catch { throw ValidationError("\(error)") }
-    let modelURL = try model.map { URL(fileURLWithPath: $0) } ?? ModelBundle.defaultBundleDirectory()
+    _ = try timelineSettings()  // usage errors first, before any fetch
+    let modelURL = try await ModelResolver.resolve(model: model, yes: yes)
     var config = TagRunConfiguration(
       input: input, model: modelURL, captionModel: captionModel.map { URL(fileURLWithPath: $0) },
       timeline: try timelineSettings(), batch: batch,
@@ -154,7 +158,7 @@ struct TagCommand: AsyncParsableCommand {
 
   func run() async throws {
     let base = URL(fileURLWithPath: input).deletingPathExtension().lastPathComponent
-    let config = try options.configuration(input: input, defaultOutput: input == "-" ? "-" : base)
+    let config = try await options.configuration(input: input, defaultOutput: input == "-" ? "-" : base)
     try await PipelineCLI.execute(config, display: .progressBar)
   }
 }
