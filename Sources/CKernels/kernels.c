@@ -308,6 +308,31 @@ VK_AVX2 static void pv_avx2(const float *p, size_t nq, size_t nk, const float *v
 }
 #endif
 
+#ifdef VK_X86
+VK_AVX2 static void gemm_nt_small_avx2(const float *x, size_t m, size_t k, size_t ldx, const float *w, size_t j0,
+                                       size_t j1, float *y, size_t ldy, int accumulate) {
+  size_t k8 = k / 8 * 8;
+  for (size_t j = j0; j < j1; j++) {
+    const float *wr = w + j * k;
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    size_t kk = 0;
+    for (; kk < k8; kk += 8) {
+      __m256 wv = _mm256_loadu_ps(wr + kk);
+      a0 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x + kk), a0);
+      if (m > 1) a1 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x + ldx + kk), a1);
+      if (m > 2) a2 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x + 2 * ldx + kk), a2);
+      if (m > 3) a3 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x + 3 * ldx + kk), a3);
+    }
+    float r[4] = {hsum256(a0), hsum256(a1), hsum256(a2), hsum256(a3)};
+    for (; kk < k; kk++)
+      for (size_t i = 0; i < m; i++) r[i] += wr[kk] * x[i * ldx + kk];
+    for (size_t i = 0; i < m; i++) {
+      if (accumulate) y[i * ldy + j] += r[i]; else y[i * ldy + j] = r[i];
+    }
+  }
+}
+#endif
+
 /* ---------- dispatch ---------- */
 
 static int simd_state = -1; /* -1 unknown, 0 off, 1 on */
@@ -419,5 +444,18 @@ void vk_pv(const float *p, size_t nq, size_t nk, const float *v, size_t ldv, siz
       float x = 0.f;
       for (size_t j = 0; j < nk; j++) x += p[i * nk + j] * v[j * ldv + d];
       o[i * ldo + d] = x;
+    }
+}
+
+void vk_gemm_nt_small(const float *x, size_t m, size_t k, size_t ldx, const float *w, size_t j0, size_t j1, float *y,
+                      size_t ldy, int accumulate) {
+#ifdef VK_X86
+  if (vk_has_avx2() && m <= 4) { gemm_nt_small_avx2(x, m, k, ldx, w, j0, j1, y, ldy, accumulate); return; }
+#endif
+  for (size_t j = j0; j < j1; j++)
+    for (size_t i = 0; i < m; i++) {
+      float r = 0.f;
+      for (size_t kk = 0; kk < k; kk++) r += x[i * ldx + kk] * w[j * k + kk];
+      if (accumulate) y[i * ldy + j] += r; else y[i * ldy + j] = r;
     }
 }

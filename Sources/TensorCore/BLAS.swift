@@ -1,3 +1,4 @@
+import CKernels
 import COpenBLAS
 import Foundation
 
@@ -37,6 +38,18 @@ public enum BLAS {
     into y: UnsafeMutablePointer<Float>, ldy: Int? = nil, accumulate: Bool = false
   ) {
     let ldy = ldy ?? outFeatures
+    if rows <= 4 && Ops.simd {
+      // Very few rows (decoder steps): stream each weight row once; packing the weight for sgemm
+      // would cost as much as the product.
+      let ldx = ldx ?? inFeatures
+      Parallel.forRange(outFeatures, grain: 256) { start, end in
+        vk_gemm_nt_small(x, rows, inFeatures, ldx, weight, start, end, y, ldy, accumulate ? 1 : 0)
+      }
+      if let bias {
+        for r in 0..<rows { Ops.add(bias, into: y + r * ldy, count: outFeatures) }
+      }
+      return
+    }
     var beta: Float = accumulate ? 1 : 0
     if let bias, !accumulate {
       for r in 0..<rows {

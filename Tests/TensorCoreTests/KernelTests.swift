@@ -123,4 +123,25 @@ struct KernelTests {
     for i in viaBLAS.indices { worst = max(worst, abs(viaBLAS[i] - viaKernels[i])) }
     #expect(worst < 1e-5, "worst abs difference \(worst)")
   }
+
+  @Test("Few-row linear layers (streamed weights) equal the naive product, with and without accumulation", arguments: [1, 3, 4])
+  func fewRows(rows: Int) {
+    let inF = 77, outF = 300
+    let x = Self.values(rows * inF, scale: 1, seed: 31)
+    let w = Self.values(outF * inF, scale: 1, seed: 32)
+    let b = Self.values(outF, scale: 1, seed: 33)
+    for accumulate in [false, true] {
+      var y = [Float](repeating: 0.5, count: rows * outF)
+      y.withUnsafeMutableBufferPointer {
+        BLAS.linear(x, rows: rows, inFeatures: inF, weight: w, bias: b, outFeatures: outF, into: $0.baseAddress!, accumulate: accumulate)
+      }
+      for r in 0..<rows {
+        for o in 0..<outF {
+          var acc = b[o] + (accumulate ? 0.5 : 0)
+          for i in 0..<inF { acc += x[r * inF + i] * w[o * inF + i] }
+          #expect(abs(acc - y[r * outF + o]) < 1e-4, "row \(r) col \(o)")
+        }
+      }
+    }
+  }
 }
