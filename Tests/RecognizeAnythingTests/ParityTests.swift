@@ -38,12 +38,17 @@ struct RAMParityTests {
       let tolerances: [(String, Float)] = [
         ("image_embeds", 1e-4), ("image_proj", 1e-4), ("label_queries", 5e-4),
       ]
+      var report: [String] = []
       for (name, tol) in tolerances where model != "tag2text" || name == "image_embeds" {
         let want = try fixtureTensor(expectedURL, name)
         let got = try #require(result.intermediates[name], "\(name) not produced")
         let d = maxAbsDiff(got, want)
+        report.append("\(name) \(d)")
         #expect(d <= tol, "\(model)/\(stem) \(name): max |Δ| = \(d) > \(tol)")
       }
+      let dl = maxAbsDiff(try #require(result.intermediates["logits"]), try fixtureTensor(expectedURL, "logits"))
+      report.append("logits \(dl)")
+      #expect(dl <= 2e-3, "\(model)/\(stem) logits: max |Δ| = \(dl)")
       let wantProbs = try fixtureTensor(expectedURL, "probs")
       let dp = maxAbsDiff(result.scores, wantProbs)
       #expect(dp <= 3e-4, "\(model)/\(stem) probs: max |Δ| = \(dp)")
@@ -53,7 +58,7 @@ struct RAMParityTests {
       #expect(result.tags.map(\.index) == json.tag_indices, "\(model)/\(stem) tag indices")
       #expect(result.tagString == json.tags_string)
       #expect(result.tagStringChinese == json.tags_zh_string)
-      print("parity \(model)/\(stem): max|Δprobs| = \(dp)")
+      print("parity \(model)/\(stem): max|Δprobs| = \(dp); " + report.joined(separator: ", "))
     }
   }
 

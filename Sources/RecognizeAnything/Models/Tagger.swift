@@ -148,6 +148,7 @@ public final class TaggingModel: @unchecked Sendable {
         logits[i] = acc + (perClassClassifier ? fcBias.data[i] : fcBias.data[0])
       }
       onStage?("head")
+      if keepIntermediates { out.intermediates["logits"] = logits }
       out.logits = logits
       out.probs = logits.map(Ops.sigmoid)
       outputs.append(out)
