@@ -223,90 +223,6 @@ VK_AVX2 static float dot_avx2(const float *x, const float *y, size_t n) {
 }
 #endif
 
-#ifdef VK_X86
-/* s = scale·q·kᵀ via kt = kᵀ (dh × nk): two query rows × 32 columns per register block. */
-VK_AVX2 static void qkt_avx2(const float *q, size_t ldq, const float *k, size_t ldk, size_t nq, size_t nk, size_t dh,
-                             float scale, float *s, float *kt) {
-  for (size_t j = 0; j < nk; j++)
-    for (size_t d = 0; d < dh; d++) kt[d * nk + j] = k[j * ldk + d];
-  const __m256 sc = _mm256_set1_ps(scale);
-  size_t j32 = nk / 32 * 32;
-  size_t i = 0;
-  for (; i + 2 <= nq; i += 2) {
-    const float *q0 = q + i * ldq, *q1 = q0 + ldq;
-    for (size_t j = 0; j < j32; j += 32) {
-      __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
-      for (size_t d = 0; d < dh; d++) {
-        const float *row = kt + d * nk + j;
-        __m256 k0 = _mm256_loadu_ps(row), k1 = _mm256_loadu_ps(row + 8), k2 = _mm256_loadu_ps(row + 16),
-               k3 = _mm256_loadu_ps(row + 24);
-        __m256 x = _mm256_broadcast_ss(q0 + d), y = _mm256_broadcast_ss(q1 + d);
-        a0 = _mm256_fmadd_ps(x, k0, a0); a1 = _mm256_fmadd_ps(x, k1, a1);
-        a2 = _mm256_fmadd_ps(x, k2, a2); a3 = _mm256_fmadd_ps(x, k3, a3);
-        b0 = _mm256_fmadd_ps(y, k0, b0); b1 = _mm256_fmadd_ps(y, k1, b1);
-        b2 = _mm256_fmadd_ps(y, k2, b2); b3 = _mm256_fmadd_ps(y, k3, b3);
-      }
-      float *s0 = s + i * nk + j, *s1 = s0 + nk;
-      _mm256_storeu_ps(s0, _mm256_mul_ps(a0, sc)); _mm256_storeu_ps(s0 + 8, _mm256_mul_ps(a1, sc));
-      _mm256_storeu_ps(s0 + 16, _mm256_mul_ps(a2, sc)); _mm256_storeu_ps(s0 + 24, _mm256_mul_ps(a3, sc));
-      _mm256_storeu_ps(s1, _mm256_mul_ps(b0, sc)); _mm256_storeu_ps(s1 + 8, _mm256_mul_ps(b1, sc));
-      _mm256_storeu_ps(s1 + 16, _mm256_mul_ps(b2, sc)); _mm256_storeu_ps(s1 + 24, _mm256_mul_ps(b3, sc));
-    }
-    for (size_t j = j32; j < nk; j++) {
-      float x = 0.f, y = 0.f;
-      for (size_t d = 0; d < dh; d++) { x += q0[d] * kt[d * nk + j]; y += q1[d] * kt[d * nk + j]; }
-      s[i * nk + j] = x * scale;
-      s[(i + 1) * nk + j] = y * scale;
-    }
-  }
-  for (; i < nq; i++) {
-    const float *q0 = q + i * ldq;
-    for (size_t j = 0; j < nk; j++) {
-      float x = 0.f;
-      for (size_t d = 0; d < dh; d++) x += q0[d] * kt[d * nk + j];
-      s[i * nk + j] = x * scale;
-    }
-  }
-}
-
-/* o = p·v: two rows × 32 output columns per register block. */
-VK_AVX2 static void pv_avx2(const float *p, size_t nq, size_t nk, const float *v, size_t ldv, size_t dh, float *o,
-                            size_t ldo) {
-  size_t d32 = dh / 32 * 32;
-  size_t i = 0;
-  for (; i + 2 <= nq; i += 2) {
-    const float *p0 = p + i * nk, *p1 = p0 + nk;
-    for (size_t d = 0; d < d32; d += 32) {
-      __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
-      for (size_t j = 0; j < nk; j++) {
-        const float *row = v + j * ldv + d;
-        __m256 v0 = _mm256_loadu_ps(row), v1 = _mm256_loadu_ps(row + 8), v2 = _mm256_loadu_ps(row + 16),
-               v3 = _mm256_loadu_ps(row + 24);
-        __m256 x = _mm256_broadcast_ss(p0 + j), y = _mm256_broadcast_ss(p1 + j);
-        a0 = _mm256_fmadd_ps(x, v0, a0); a1 = _mm256_fmadd_ps(x, v1, a1);
-        a2 = _mm256_fmadd_ps(x, v2, a2); a3 = _mm256_fmadd_ps(x, v3, a3);
-        b0 = _mm256_fmadd_ps(y, v0, b0); b1 = _mm256_fmadd_ps(y, v1, b1);
-        b2 = _mm256_fmadd_ps(y, v2, b2); b3 = _mm256_fmadd_ps(y, v3, b3);
-      }
-      float *o0 = o + i * ldo + d, *o1 = o0 + ldo;
-      _mm256_storeu_ps(o0, a0); _mm256_storeu_ps(o0 + 8, a1); _mm256_storeu_ps(o0 + 16, a2); _mm256_storeu_ps(o0 + 24, a3);
-      _mm256_storeu_ps(o1, b0); _mm256_storeu_ps(o1 + 8, b1); _mm256_storeu_ps(o1 + 16, b2); _mm256_storeu_ps(o1 + 24, b3);
-    }
-    for (size_t d = d32; d < dh; d++) {
-      float x = 0.f, y = 0.f;
-      for (size_t j = 0; j < nk; j++) { x += p0[j] * v[j * ldv + d]; y += p1[j] * v[j * ldv + d]; }
-      o[i * ldo + d] = x;
-      o[(i + 1) * ldo + d] = y;
-    }
-  }
-  for (; i < nq; i++)
-    for (size_t d = 0; d < dh; d++) {
-      float x = 0.f;
-      for (size_t j = 0; j < nk; j++) x += p[i * nk + j] * v[j * ldv + d];
-      o[i * ldo + d] = x;
-    }
-}
-#endif
 
 #ifdef VK_X86
 VK_AVX2 static void gemm_nt_small_avx2(const float *x, size_t m, size_t k, size_t ldx, const float *w, size_t j0,
@@ -419,32 +335,6 @@ float vk_dot(const float *x, const float *y, size_t n) {
   float s = 0.f;
   for (size_t i = 0; i < n; i++) s += x[i] * y[i];
   return s;
-}
-
-void vk_qkt(const float *q, size_t ldq, const float *k, size_t ldk, size_t nq, size_t nk, size_t dh, float scale,
-            float *s, float *kt) {
-#ifdef VK_X86
-  if (vk_has_avx2()) { qkt_avx2(q, ldq, k, ldk, nq, nk, dh, scale, s, kt); return; }
-#endif
-  (void)kt;
-  for (size_t i = 0; i < nq; i++)
-    for (size_t j = 0; j < nk; j++) {
-      float x = 0.f;
-      for (size_t d = 0; d < dh; d++) x += q[i * ldq + d] * k[j * ldk + d];
-      s[i * nk + j] = x * scale;
-    }
-}
-
-void vk_pv(const float *p, size_t nq, size_t nk, const float *v, size_t ldv, size_t dh, float *o, size_t ldo) {
-#ifdef VK_X86
-  if (vk_has_avx2()) { pv_avx2(p, nq, nk, v, ldv, dh, o, ldo); return; }
-#endif
-  for (size_t i = 0; i < nq; i++)
-    for (size_t d = 0; d < dh; d++) {
-      float x = 0.f;
-      for (size_t j = 0; j < nk; j++) x += p[i * nk + j] * v[j * ldv + d];
-      o[i * ldo + d] = x;
-    }
 }
 
 void vk_gemm_nt_small(const float *x, size_t m, size_t k, size_t ldx, const float *w, size_t j0, size_t j1, float *y,

@@ -4,13 +4,6 @@ import Foundation
 /// Multi-head scaled dot-product attention over row-major activations, with every product in
 /// `cblas_sgemm`.
 public enum Attention {
-  /// Which implementation runs the per-head products.
-  public enum Products: Sendable {
-    /// `cblas_sgemm` (large products; threaded by OpenBLAS).
-    case blas
-    /// In-cache C kernels (small windows; safe to run from several threads at once).
-    case smallKernels
-  }
 
   /// For each head `h`: `out_h = softmax(scale · Q_h·K_hᵀ + bias_h) · V_h`.
   ///
@@ -19,28 +12,13 @@ public enum Attention {
   ///   bias, masks); `sharedBias`: additive `[nq, nk]` scores for every head (causal masks);
   ///   `biasPerKey`: an additive `[nk]` row shared by all heads and queries (padding masks).
   /// - `out`: `[nq, heads·dh]` with stride `ldo`, heads concatenated head-major.
-  /// - `scratch`: at least `nq·nk` floats; with `.smallKernels`, `transposeScratch` holds `dh·nk` more.
+  /// - `scratch`: at least `nq·nk` floats.
   public static func multiHead(
     q: UnsafePointer<Float>, ldq: Int, k: UnsafePointer<Float>, ldk: Int, v: UnsafePointer<Float>, ldv: Int,
     nq: Int, nk: Int, heads: Int, headDim dh: Int, scale: Float,
     bias: UnsafePointer<Float>? = nil, sharedBias: UnsafePointer<Float>? = nil,
     biasPerKey: UnsafePointer<Float>? = nil,
-    out: UnsafeMutablePointer<Float>, ldo: Int, scratch: UnsafeMutablePointer<Float>,
-    products: Products = .blas, transposeScratch: UnsafeMutablePointer<Float>? = nil
-  ) {
-    if products == .smallKernels, let kt = transposeScratch {
-      for h in 0..<heads {
-        vk_qkt(q + h * dh, ldq, k + h * dh, ldk, nq, nk, dh, scale, scratch, kt)
-        if let bias { Ops.add(bias + h * nq * nk, into: scratch, count: nq * nk) }
-        if let sharedBias { Ops.add(sharedBias, into: scratch, count: nq * nk) }
-        if let biasPerKey {
-          for i in 0..<nq { Ops.add(biasPerKey, into: scratch + i * nk, count: nk) }
-        }
-        vk_softmax_rows(scratch, nq, nk, nk)
-        vk_pv(scratch, nq, nk, v + h * dh, ldv, dh, out + h * dh, ldo)
-      }
-      return
-    }
+    out: UnsafeMutablePointer<Float>, ldo: Int, scratch: UnsafeMutablePointer<Float>) {
     for h in 0..<heads {
       // scores = scale · Q_h · K_hᵀ
       BLAS.sgemm(

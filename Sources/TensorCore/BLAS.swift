@@ -10,6 +10,16 @@ public enum BLAS {
     openblas_set_num_threads(Int32(max(1, n)))
     Parallel.workers = max(1, n)
   }
+  /// Runs `body` with OpenBLAS single-threaded (for regions where the caller splits small products
+  /// over its own threads), then restores the thread count. Call from the BLAS-owning thread.
+  public static func singleThreaded<T>(_ body: () throws -> T) rethrows -> T {
+    let n = Int(openblas_get_num_threads())
+    if n == 1 { return try body() }
+    openblas_set_num_threads(1)
+    defer { openblas_set_num_threads(Int32(n)) }
+    return try body()
+  }
+
   /// The number of OpenBLAS threads in use.
   public static var threads: Int { Int(openblas_get_num_threads()) }
   /// OpenBLAS's build configuration string.

@@ -90,40 +90,6 @@ struct KernelTests {
     }
   }
 
-  @Test(
-    "Small-window attention kernels equal the BLAS path (odd sizes, AVX2 and portable)",
-    arguments: [(144, 144, 32, 2, true), (7, 13, 8, 3, true), (5, 40, 33, 1, true), (144, 144, 32, 2, false)])
-  func smallAttention(nq: Int, nk: Int, dh: Int, heads: Int, simd: Bool) {
-    Ops.setSIMD(simd)
-    defer { Ops.setSIMD(true) }
-    let width = heads * dh
-    let q = Self.values(nq * 3 * width, scale: 1, seed: 21)
-    let k = Self.values(nk * 3 * width, scale: 1, seed: 22)
-    let v = Self.values(nk * 3 * width, scale: 1, seed: 23)
-    let bias = Self.values(heads * nq * nk, scale: 2, seed: 24)
-    var viaBLAS = [Float](repeating: 0, count: nq * width)
-    var viaKernels = viaBLAS
-    let scratch = UnsafeMutablePointer<Float>.allocate(capacity: nq * nk)
-    let kt = UnsafeMutablePointer<Float>.allocate(capacity: dh * nk)
-    defer {
-      scratch.deallocate()
-      kt.deallocate()
-    }
-    for (products, target) in [(Attention.Products.blas, 0), (.smallKernels, 1)] {
-      var out = [Float](repeating: 0, count: nq * width)
-      out.withUnsafeMutableBufferPointer { o in
-        Attention.multiHead(
-          q: q, ldq: 3 * width, k: k, ldk: 3 * width, v: v, ldv: 3 * width, nq: nq, nk: nk, heads: heads, headDim: dh,
-          scale: 0.17, bias: bias, out: o.baseAddress!, ldo: width, scratch: scratch, products: products,
-          transposeScratch: kt)
-      }
-      if target == 0 { viaBLAS = out } else { viaKernels = out }
-    }
-    var worst: Float = 0
-    for i in viaBLAS.indices { worst = max(worst, abs(viaBLAS[i] - viaKernels[i])) }
-    #expect(worst < 1e-5, "worst abs difference \(worst)")
-  }
-
   @Test("Few-row linear layers (streamed weights) equal the naive product, with and without accumulation", arguments: [1, 3, 4])
   func fewRows(rows: Int) {
     let inF = 77, outF = 300

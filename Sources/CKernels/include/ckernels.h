@@ -28,13 +28,6 @@ void vk_axpy(float *y, float a, const float *x, size_t n);
 /* Σ x[i]·y[i] (float accumulation in 8 lanes). */
 float vk_dot(const float *x, const float *y, size_t n);
 
-/* Small attention products for one head of one window (all in L1), no BLAS call:
- * s[i·nk + j] = scale · Σ_d q[i·ldq + d] · k[j·ldk + d]   (nq × nk), using kt (dh·nk floats) as scratch. */
-void vk_qkt(const float *q, size_t ldq, const float *k, size_t ldk, size_t nq, size_t nk, size_t dh, float scale,
-            float *s, float *kt);
-/* o[i·ldo + d] = Σ_j p[i·nk + j] · v[j·ldv + d]   (nq × dh). */
-void vk_pv(const float *p, size_t nq, size_t nk, const float *v, size_t ldv, size_t dh, float *o, size_t ldo);
-
 /* y[i·ldy + j] (+)= Σ_k x[i·ldx + k] · w[j·k_ld + k] for i < m ≤ 4, j in [j0, j1): a product with very
  * few rows (decoder steps), streaming each weight row once instead of packing the weight matrix. */
 void vk_gemm_nt_small(const float *x, size_t m, size_t k, size_t ldx, const float *w, size_t j0, size_t j1, float *y,

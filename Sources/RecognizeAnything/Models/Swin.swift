@@ -233,26 +233,26 @@ public final class SwinTransformer: @unchecked Sendable {
     let heads = block.heads
     let dh = c / heads
     let scale = 1 / Float(dh).squareRoot()
-    // Windows are independent: split them over the workers, with in-cache C kernels for the 144×144
-    // products (too small for OpenBLAS to thread, and OpenBLAS serialises concurrent callers).
-    // Shifted blocks add the window's −100 mask to every head.
+    // Windows are independent: split them over the workers, each running its windows' small
+    // products with OpenBLAS in single-threaded mode (threading each 144×144 product inside OpenBLAS
+    // costs more than it gains). Shifted blocks add the window's −100 mask to every head.
     let positionBias = UnsafePointer(block.positionBias.data)
     let mask = s > 0 ? stage.shiftMask.map { UnsafePointer($0.data) } : nil
     let qkvData = qkv.data
     let contextData = context.data
-    Parallel.forRange(batch * windows, grain: 1) { start, end in
-      let scratch = UnsafeMutablePointer<Float>.allocate(capacity: n * n)
-      defer { scratch.deallocate() }
-      let kt = UnsafeMutablePointer<Float>.allocate(capacity: dh * n)
-      defer { kt.deallocate() }
-      for pair in start..<end {
-        let win = pair % windows
-        let row0 = pair * n
-        let base = qkvData + row0 * 3 * c
-        Attention.multiHead(
-          q: base, ldq: 3 * c, k: base + c, ldk: 3 * c, v: base + 2 * c, ldv: 3 * c, nq: n, nk: n,
-          heads: heads, headDim: dh, scale: scale, bias: positionBias, sharedBias: mask.map { $0 + win * n * n },
-          out: contextData + row0 * c, ldo: c, scratch: scratch, products: .smallKernels, transposeScratch: kt)
+    BLAS.singleThreaded {
+      Parallel.forRange(batch * windows, grain: 1) { start, end in
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: n * n)
+        defer { scratch.deallocate() }
+        for pair in start..<end {
+          let win = pair % windows
+          let row0 = pair * n
+          let base = qkvData + row0 * 3 * c
+          Attention.multiHead(
+            q: base, ldq: 3 * c, k: base + c, ldk: 3 * c, v: base + 2 * c, ldv: 3 * c, nq: n, nk: n,
+            heads: heads, headDim: dh, scale: scale, bias: positionBias, sharedBias: mask.map { $0 + win * n * n },
+            out: contextData + row0 * c, ldo: c, scratch: scratch)
+        }
       }
     }
     let projected = Tensor(uninitialized: [batch * tokens, c])
