@@ -47,7 +47,9 @@ public enum TensorData {
       guard b.count == count * dtype.size else {
         throw CheckpointError.writeFailed(
           path: path,
-          reason: "tensor '\(name)' needs \(count * dtype.size) bytes (\(count) × \(dtype.rawValue)) but was given \(b.count)")
+          reason:
+            "tensor '\(name)' needs \(count * dtype.size) bytes (\(count) × \(dtype.rawValue)) but was given \(b.count)"
+        )
       }
       try b.withUnsafeBytes(body)
     case .fillFloat32(let fill):
@@ -101,7 +103,8 @@ final class FileSink {
     var template = Array("\(dir)/.\(url.lastPathComponent).tmp-XXXXXX".utf8CString)
     let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
     if fd < 0 {
-      throw CheckpointError.writeFailed(path: path, reason: "cannot create a temporary file in \(dir): \(FileSink.lastError())")
+      throw CheckpointError.writeFailed(
+        path: path, reason: "cannot create a temporary file in \(dir): \(FileSink.lastError())")
     }
     self.fd = fd
     self.tempPath = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
@@ -191,10 +194,16 @@ final class FileSink {
 
 /// Little-endian byte helpers for writers.
 extension Array where Element == UInt8 {
-  mutating func le16(_ v: Int) { append(UInt8(v & 0xFF)); append(UInt8((v >> 8) & 0xFF)) }
+  mutating func le16(_ v: Int) {
+    append(UInt8(v & 0xFF))
+    append(UInt8((v >> 8) & 0xFF))
+  }
   mutating func le32(_ v: UInt32) { for i in 0..<4 { append(UInt8((v >> (8 * UInt32(i))) & 0xFF)) } }
   mutating func le32(_ v: Int) { le32(UInt32(truncatingIfNeeded: v)) }
-  mutating func le64(_ v: Int) { let u = UInt64(v); for i in 0..<8 { append(UInt8((u >> (8 * UInt64(i))) & 0xFF)) } }
+  mutating func le64(_ v: Int) {
+    let u = UInt64(v)
+    for i in 0..<8 { append(UInt8((u >> (8 * UInt64(i))) & 0xFF)) }
+  }
 }
 
 /// CRC-32 (IEEE 802.3, as in zip), slicing-by-8.

@@ -36,7 +36,9 @@ public final class PthCheckpoint: TensorArchive, @unchecked Sendable {
   private let storages: [String: UnsafeRawBufferPointer]
 
   /// The legacy (torch < 1.6) magic number that follows the pickle protocol header in non-zip files.
-  static let legacyMagic: [UInt8] = [0x80, 0x02, 0x8A, 0x0A, 0x6C, 0xFC, 0x9C, 0x46, 0xF9, 0x20, 0x6A, 0xA8, 0x50, 0x19]
+  static let legacyMagic: [UInt8] = [
+    0x80, 0x02, 0x8A, 0x0A, 0x6C, 0xFC, 0x9C, 0x46, 0xF9, 0x20, 0x6A, 0xA8, 0x50, 0x19,
+  ]
 
   /// Opens the checkpoint at `path`.
   ///
@@ -185,7 +187,8 @@ public final class PthCheckpoint: TensorArchive, @unchecked Sendable {
     if head.starts(with: [0x1F, 0x8B]) { return "it is gzip-compressed; decompress it first" }
     if trimmed.hasPrefix("{") { return "it looks like a JSON text file (\(size) bytes)" }
     let hex = head.prefix(8).map { String(format: "%02x", $0) }.joined(separator: " ")
-    return "unrecognised content (\(size) bytes, starting with \(hex)); expected a zip (PK\\x03\\x04) or a safetensors header"
+    return
+      "unrecognised content (\(size) bytes, starting with \(hex)); expected a zip (PK\\x03\\x04) or a safetensors header"
   }
 
   static func keyString(_ v: PickleValue) -> String {
@@ -271,22 +274,26 @@ public final class PthCheckpoint: TensorArchive, @unchecked Sendable {
     }
     switch e.dtype {
     case .f32, .f16, .bf16, .f64: break
-    default: throw CheckpointError.wrongDType(path: path, name: name, dtype: e.dtype.rawValue, wanted: "a floating type")
+    default:
+      throw CheckpointError.wrongDType(path: path, name: name, dtype: e.dtype.rawValue, wanted: "a floating type")
     }
     let g = try gather(e)
     if e.dtype == .f32 {
-      return FloatBuffer(adopting: g.baseAddress!.bindMemory(to: Float.self, capacity: max(e.elementCount, 1)), count: e.elementCount)
+      return FloatBuffer(
+        adopting: g.baseAddress!.bindMemory(to: Float.self, capacity: max(e.elementCount, 1)), count: e.elementCount)
     }
     defer { g.deallocate() }
     return try DTypeConversion.floatBuffer(
-      from: UnsafeRawBufferPointer(g), dtype: e.dtype, count: e.elementCount, owner: archive.file, path: path, name: name)
+      from: UnsafeRawBufferPointer(g), dtype: e.dtype, count: e.elementCount, owner: archive.file, path: path,
+      name: name)
   }
 
   /// The values of an integer tensor (e.g. a `LongStorage` `relative_position_index`) in row-major order.
   public func int64s(_ name: String) throws -> [Int64] {
     guard let e = entries[name] else { throw CheckpointError.missingTensor(path: path, name: name) }
     if e.isContiguous {
-      return try DTypeConversion.int64Array(from: try rawBytes(name), dtype: e.dtype, count: e.elementCount, path: path, name: name)
+      return try DTypeConversion.int64Array(
+        from: try rawBytes(name), dtype: e.dtype, count: e.elementCount, path: path, name: name)
     }
     let g = try gather(e)
     defer { g.deallocate() }

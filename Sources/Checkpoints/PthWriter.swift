@@ -174,16 +174,19 @@ public struct PthWriter {
 
   private func tensor(_ t: TensorRef, _ p: inout PickleEncoder) throws {
     guard t.storage.index >= 0, t.storage.index < storages.count else {
-      throw CheckpointError.writeFailed(path: path, reason: "a tensor refers to storage \(t.storage.index), which was not added")
+      throw CheckpointError.writeFailed(
+        path: path, reason: "a tensor refers to storage \(t.storage.index), which was not added")
     }
     let s = storages[t.storage.index]
     guard t.shape.count == t.strides.count else {
-      throw CheckpointError.writeFailed(path: path, reason: "tensor shape \(t.shape) and strides \(t.strides) differ in rank")
+      throw CheckpointError.writeFailed(
+        path: path, reason: "tensor shape \(t.shape) and strides \(t.strides) differ in rank")
     }
     let extent = PthCheckpoint.extent(shape: t.shape, strides: t.strides)
     guard extent == 0 || t.offset + extent <= s.count else {
       throw CheckpointError.writeFailed(
-        path: path, reason: "a tensor view (offset \(t.offset), shape \(t.shape)) exceeds its storage of \(s.count) elements")
+        path: path,
+        reason: "a tensor view (offset \(t.offset), shape \(t.shape)) exceeds its storage of \(s.count) elements")
     }
     p.global("torch._utils", "_rebuild_tensor_v2")
     p.mark()

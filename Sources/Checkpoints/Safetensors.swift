@@ -66,7 +66,8 @@ public final class SafetensorsFile: TensorArchive, @unchecked Sendable {
       guard offs[1] - offs[0] == count * dtype.size else {
         throw CheckpointError.malformed(
           path: path,
-          detail: "tensor '\(name)': data_offsets span \(offs[1] - offs[0]) bytes, shape \(shape) needs \(count * dtype.size)"
+          detail:
+            "tensor '\(name)': data_offsets span \(offs[1] - offs[0]) bytes, shape \(shape) needs \(count * dtype.size)"
         )
       }
       guard offs[1] <= dataSize else {
@@ -93,7 +94,8 @@ public final class SafetensorsFile: TensorArchive, @unchecked Sendable {
   public func floats(_ name: String) throws -> FloatBuffer {
     guard let e = entries[name] else { throw CheckpointError.missingTensor(path: path, name: name) }
     let raw = try rawBytes(name)
-    return try DTypeConversion.floatBuffer(from: raw, dtype: e.dtype, count: e.elementCount, owner: file, path: path, name: name)
+    return try DTypeConversion.floatBuffer(
+      from: raw, dtype: e.dtype, count: e.elementCount, owner: file, path: path, name: name)
   }
 
   /// The values of an integer tensor.
@@ -150,9 +152,12 @@ public enum DTypeConversion {
   ) throws -> [Int64] {
     guard let base = raw.baseAddress else { return [] }
     switch dtype {
-    case .i64: return (0..<count).map { Int64(littleEndian: base.loadUnaligned(fromByteOffset: $0 * 8, as: Int64.self)) }
-    case .i32: return (0..<count).map { Int64(Int32(littleEndian: base.loadUnaligned(fromByteOffset: $0 * 4, as: Int32.self))) }
-    case .i16: return (0..<count).map { Int64(Int16(littleEndian: base.loadUnaligned(fromByteOffset: $0 * 2, as: Int16.self))) }
+    case .i64:
+      return (0..<count).map { Int64(littleEndian: base.loadUnaligned(fromByteOffset: $0 * 8, as: Int64.self)) }
+    case .i32:
+      return (0..<count).map { Int64(Int32(littleEndian: base.loadUnaligned(fromByteOffset: $0 * 4, as: Int32.self))) }
+    case .i16:
+      return (0..<count).map { Int64(Int16(littleEndian: base.loadUnaligned(fromByteOffset: $0 * 2, as: Int16.self))) }
     case .i8: return (0..<count).map { Int64(base.load(fromByteOffset: $0, as: Int8.self)) }
     case .u8, .bool: return (0..<count).map { Int64(base.load(fromByteOffset: $0, as: UInt8.self)) }
     default:

@@ -113,7 +113,10 @@ public final class ZipArchive: @unchecked Sendable {
         if u32(f, p) == eocdSignature {
           if p + 22 <= size {
             let commentLength = u16(f, p + 20)
-            if p + 22 + commentLength <= size { eocd = p; break }
+            if p + 22 + commentLength <= size {
+              eocd = p
+              break
+            }
           } else if !partialEOCD {
             partialEOCD = true
           }

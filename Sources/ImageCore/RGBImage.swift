@@ -45,7 +45,9 @@ public struct RGBImage: Sendable, Equatable {
     var px = [UInt8](repeating: 0, count: count)
     var i = 0
     while i < count {
-      px[i] = red; px[i + 1] = green; px[i + 2] = blue
+      px[i] = red
+      px[i + 1] = green
+      px[i + 2] = blue
       i += 3
     }
     self.width = width

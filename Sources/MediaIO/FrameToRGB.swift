@@ -92,36 +92,48 @@ enum FrameToRGB {
           } else {
             for x in 0..<w {
               let p = row + x * bpp
-              o[3 * x] = p[r]; o[3 * x + 1] = p[g]; o[3 * x + 2] = p[b]
+              o[3 * x] = p[r]
+              o[3 * x + 1] = p[g]
+              o[3 * x + 2] = p[b]
             }
           }
         case .packed16(let spp, let r, let g, let b, let be):
           let hi = be ? 0 : 1
           for x in 0..<w {
             let p = row + x * spp * 2 + hi
-            o[3 * x] = p[2 * r]; o[3 * x + 1] = p[2 * g]; o[3 * x + 2] = p[2 * b]
+            o[3 * x] = p[2 * r]
+            o[3 * x + 1] = p[2 * g]
+            o[3 * x + 2] = p[2 * b]
           }
         case .gray8(let bpp):
           for x in 0..<w {
             let v = row[x * bpp]
-            o[3 * x] = v; o[3 * x + 1] = v; o[3 * x + 2] = v
+            o[3 * x] = v
+            o[3 * x + 1] = v
+            o[3 * x + 2] = v
           }
         case .gray16(let be):
           for x in 0..<w {
             let hiByte = row[2 * x + (be ? 0 : 1)]
             let loByte = row[2 * x + (be ? 1 : 0)]
             let v: UInt8 = hiByte == 0 ? loByte : 255
-            o[3 * x] = v; o[3 * x + 1] = v; o[3 * x + 2] = v
+            o[3 * x] = v
+            o[3 * x + 1] = v
+            o[3 * x + 2] = v
           }
         case .grayAlpha16(let be):
           for x in 0..<w {
             let v = row[4 * x + (be ? 0 : 1)]
-            o[3 * x] = v; o[3 * x + 1] = v; o[3 * x + 2] = v
+            o[3 * x] = v
+            o[3 * x + 1] = v
+            o[3 * x + 2] = v
           }
         case .palette:
           for x in 0..<w {
             let i = Int(row[x]) * 3
-            o[3 * x] = paletteRGB[i]; o[3 * x + 1] = paletteRGB[i + 1]; o[3 * x + 2] = paletteRGB[i + 2]
+            o[3 * x] = paletteRGB[i]
+            o[3 * x + 1] = paletteRGB[i + 1]
+            o[3 * x + 2] = paletteRGB[i + 2]
           }
         case .rgb16(let gBits, let be):
           let gMax = (1 << gBits) - 1
@@ -137,7 +149,9 @@ enum FrameToRGB {
           for x in 0..<w {
             let bit = (row[x >> 3] >> (7 - UInt8(x & 7))) & 1
             let v: UInt8 = (bit == 1) == oneIsWhite ? 255 : 0
-            o[3 * x] = v; o[3 * x + 1] = v; o[3 * x + 2] = v
+            o[3 * x] = v
+            o[3 * x + 1] = v
+            o[3 * x + 2] = v
           }
         }
       }

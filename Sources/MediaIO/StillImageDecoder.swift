@@ -109,7 +109,9 @@ enum JPEGDecoding {
         case 1:
           for i in 0..<n {
             let v = pixels[i]
-            out[3 * i] = v; out[3 * i + 1] = v; out[3 * i + 2] = v
+            out[3 * i] = v
+            out[3 * i + 1] = v
+            out[3 * i + 2] = v
           }
         case 4:
           // Pillow reads 4-component JPEGs as "CMYK;I" (Adobe convention: stored inverted), then cmyk2rgb.

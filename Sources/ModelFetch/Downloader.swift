@@ -81,7 +81,8 @@ public struct Downloader: Sendable {
           throw AttemptError.transient("the connection ended after \(now) of \(expectedBytes) bytes")
         }
         progress.end(
-          source.isFileURL ? "copied" : restarted ? "downloaded (from the start)" : have > 0 ? "resumed and downloaded" : "downloaded")
+          source.isFileURL
+            ? "copied" : restarted ? "downloaded (from the start)" : have > 0 ? "resumed and downloaded" : "downloaded")
         return
       } catch AttemptError.transient(let why) {
         progress.abandon()
@@ -89,7 +90,8 @@ public struct Downloader: Sendable {
           throw FetchError.gaveUp(url: source.absoluteString, attempts: attempt, last: why, partial: part.path)
         }
         let wait = policy.delay(beforeRetry: attempt)
-        progress.note("\(label): \(why); retrying in \(String(format: "%.1f", wait)) s (retry \(attempt) of \(policy.retries))")
+        progress.note(
+          "\(label): \(why); retrying in \(String(format: "%.1f", wait)) s (retry \(attempt) of \(policy.retries))")
         try await Task.sleep(nanoseconds: UInt64(wait * 1e9))
       } catch AttemptError.fatal(let error) {
         progress.abandon()
@@ -174,7 +176,8 @@ public struct Downloader: Sendable {
       if status >= 500 || status == 408 || status == 429 {
         throw AttemptError.transient("HTTP \(status) \(HTTPURLResponse.localizedString(forStatusCode: status))")
       }
-      throw AttemptError.fatal(FetchError.httpStatus(url: url.absoluteString, status: status, file: url.lastPathComponent))
+      throw AttemptError.fatal(
+        FetchError.httpStatus(url: url.absoluteString, status: status, file: url.lastPathComponent))
     }
     if let error = outcome.error {
       throw Self.classify(error, url: url, manual: manualInstall)
@@ -261,7 +264,8 @@ final class Transfer: NSObject, URLSessionDataDelegate, @unchecked Sendable {
     lock.lock()
     defer { lock.unlock() }
     guard let http = response as? HTTPURLResponse else {
-      outcome.failure = FetchError.protocolError(url: response.url?.absoluteString ?? "?", detail: "not an HTTP response")
+      outcome.failure = FetchError.protocolError(
+        url: response.url?.absoluteString ?? "?", detail: "not an HTTP response")
       completionHandler(.cancel)
       return
     }
@@ -283,8 +287,10 @@ final class Transfer: NSObject, URLSessionDataDelegate, @unchecked Sendable {
       if offset > 0 {
         outcome.restarted = true
         progress.note(
-          "\(url) ignored the request to resume at byte \(offset) (no HTTP Range support); downloading the whole file again")
-        progress.begin(file: part.deletingPathExtension().lastPathComponent, total: http.expectedContentLength, already: 0)
+          "\(url) ignored the request to resume at byte \(offset) (no HTTP Range support); downloading the whole file again"
+        )
+        progress.begin(
+          file: part.deletingPathExtension().lastPathComponent, total: http.expectedContentLength, already: 0)
       }
       start = 0
     default:

@@ -47,7 +47,8 @@ public enum FetchError: Error, Equatable, CustomStringConvertible {
         : status == 401 || status == 403
           ? "the server refused access; the file may need a login or be withdrawn"
           : "check the URL"
-      return "downloading \(file): HTTP \(status) \(HTTPURLResponse.localizedString(forStatusCode: status)) from \(url): \(hint)"
+      return
+        "downloading \(file): HTTP \(status) \(HTTPURLResponse.localizedString(forStatusCode: status)) from \(url): \(hint)"
     case .gaveUp(let url, let attempts, let last, let partial):
       return
         "downloading \(url) failed \(attempts) times (last: \(last)); what arrived is kept in \(partial): run the same command again to resume"

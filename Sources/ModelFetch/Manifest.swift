@@ -57,7 +57,8 @@ public struct ModelManifest: Codable, Sendable, Equatable {
       guard let preset, let text = OfficialConfigs.json(preset) else {
         throw FetchError.badManifest(
           path: "model \(name)",
-          detail: "needs a 'preset' (one of \(OfficialConfigs.names.joined(separator: ", "))) or a config.json file entry")
+          detail:
+            "needs a 'preset' (one of \(OfficialConfigs.names.joined(separator: ", "))) or a config.json file entry")
       }
       return text
     }
@@ -113,12 +114,16 @@ public struct ModelManifest: Codable, Sendable, Equatable {
           throw FetchError.badManifest(path: path, detail: "model \(model.name) lists \(f.name) twice")
         }
         if f.name.contains("/") || f.name.hasPrefix(".") || f.source.contains("/") {
-          throw FetchError.badManifest(path: path, detail: "model \(model.name): file names must be plain names ('\(f.name)', '\(f.source)')")
+          throw FetchError.badManifest(
+            path: path, detail: "model \(model.name): file names must be plain names ('\(f.name)', '\(f.source)')")
         }
         if f.sha256.count != 64 || !f.sha256.allSatisfy({ $0.isHexDigit && !$0.isUppercase }) {
-          throw FetchError.badManifest(path: path, detail: "model \(model.name), \(f.name): sha256 must be 64 lowercase hex digits")
+          throw FetchError.badManifest(
+            path: path, detail: "model \(model.name), \(f.name): sha256 must be 64 lowercase hex digits")
         }
-        if f.bytes < 0 { throw FetchError.badManifest(path: path, detail: "model \(model.name), \(f.name): negative size") }
+        if f.bytes < 0 {
+          throw FetchError.badManifest(path: path, detail: "model \(model.name), \(f.name): negative size")
+        }
       }
       if !model.files.contains(where: { $0.name == "model.pth" || $0.name == "model.safetensors" }) {
         throw FetchError.badManifest(path: path, detail: "model \(model.name) has no model.pth or model.safetensors")

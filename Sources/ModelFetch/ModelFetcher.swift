@@ -28,7 +28,9 @@ public struct ModelFetcher: Sendable {
     public var replaceExisting: Bool
 
     /// Creates options.
-    public init(manifest: ModelManifest, source: FileSource, retry: RetryPolicy = RetryPolicy(), replaceExisting: Bool = false) {
+    public init(
+      manifest: ModelManifest, source: FileSource, retry: RetryPolicy = RetryPolicy(), replaceExisting: Bool = false
+    ) {
       self.manifest = manifest
       self.source = source
       self.retry = retry
@@ -94,7 +96,9 @@ public struct ModelFetcher: Sendable {
         progress.note("\(name) is already installed and verified in \(target.path)")
         return Summary(directory: target, downloadedBytes: 0, alreadyInstalled: true)
       } else if let record, record.model == name {
-        progress.note("the \(name) bundle in \(target.path) is damaged (\(record.sizeProblem(directory: target) ?? "unfinished")); fetching it again")
+        progress.note(
+          "the \(name) bundle in \(target.path) is damaged (\(record.sizeProblem(directory: target) ?? "unfinished")); fetching it again"
+        )
       } else if !options.replaceExisting {
         throw FetchError.targetExists(path: target.path)
       }
@@ -186,7 +190,8 @@ public struct ModelFetcher: Sendable {
     if size != f.bytes {
       try? FileManager.default.removeItem(at: part)
       throw FetchError.checksumMismatch(
-        file: f.name, url: location.absoluteString, expected: "\(f.bytes) bytes", found: "\(size) bytes", removed: part.path)
+        file: f.name, url: location.absoluteString, expected: "\(f.bytes) bytes", found: "\(size) bytes",
+        removed: part.path)
     }
     if f.bytes > 200_000_000 { progress.note("checking the sha256 of \(f.name) (\(ByteFormat.string(f.bytes)))") }
     let digest = try SHA256.hash(fileAt: part.path)
@@ -209,7 +214,8 @@ public struct ModelFetcher: Sendable {
       do {
         try fm.moveItem(at: target, to: aside)
       } catch {
-        throw FetchError.cannotWrite(path: target.path, detail: "cannot move the old bundle aside: \(error.localizedDescription)")
+        throw FetchError.cannotWrite(
+          path: target.path, detail: "cannot move the old bundle aside: \(error.localizedDescription)")
       }
       old = aside
     }
@@ -217,7 +223,8 @@ public struct ModelFetcher: Sendable {
       try fm.moveItem(at: staging, to: target)
     } catch {
       if let old { try? fm.moveItem(at: old, to: target) }
-      throw FetchError.cannotWrite(path: target.path, detail: "cannot move \(staging.path) into place: \(error.localizedDescription)")
+      throw FetchError.cannotWrite(
+        path: target.path, detail: "cannot move \(staging.path) into place: \(error.localizedDescription)")
     }
     if let old { try? fm.removeItem(at: old) }
   }
@@ -229,7 +236,9 @@ struct StagingMarker: Codable {
   var verified: [String: String]
 
   static func read(_ staging: URL) -> StagingMarker? {
-    guard let data = FileManager.default.contents(atPath: staging.appendingPathComponent(InstallRecord.incompleteMarker).path)
+    guard
+      let data = FileManager.default.contents(
+        atPath: staging.appendingPathComponent(InstallRecord.incompleteMarker).path)
     else { return nil }
     return try? JSONDecoder().decode(StagingMarker.self, from: data)
   }

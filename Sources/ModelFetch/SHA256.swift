@@ -128,7 +128,14 @@ public struct SHA256: Sendable {
             let s1 = Self.rotr(y, 17) ^ Self.rotr(y, 19) ^ (y >> 10)
             w[t] = w[t - 16] &+ s0 &+ w[t - 7] &+ s1
           }
-          var a = h0, bb = h1, c = h2, d = h3, e = h4, f = h5, g = h6, h = h7
+          var a = h0
+          var bb = h1
+          var c = h2
+          var d = h3
+          var e = h4
+          var f = h5
+          var g = h6
+          var h = h7
           for t in 0..<64 {
             let s1 = Self.rotr(e, 6) ^ Self.rotr(e, 11) ^ Self.rotr(e, 25)
             let ch = (e & f) ^ (~e & g)

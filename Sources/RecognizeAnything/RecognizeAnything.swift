@@ -121,6 +121,7 @@ public final class RecognizeAnythingModel: @unchecked Sendable {
     for (i, p) in output.probs.enumerated() where p > bundle.thresholds[i] && !deletedIndices.contains(i) {
       hits.append(TagHit(index: i, tag: bundle.tags[i], tagZh: bundle.tagsChinese?[i], score: p))
     }
-    return ImageTags(tags: hits, scores: output.probs, intermediates: output.intermediates, caption: nil, specifiedTags: nil)
+    return ImageTags(
+      tags: hits, scores: output.probs, intermediates: output.intermediates, caption: nil, specifiedTags: nil)
   }
 }

@@ -86,7 +86,9 @@ private struct JSONReader {
       }
       while true {
         skipSpace()
-        guard position < bytes.count, bytes[position] == UInt8(ascii: "\"") else { throw error("expected a key string") }
+        guard position < bytes.count, bytes[position] == UInt8(ascii: "\"") else {
+          throw error("expected a key string")
+        }
         let key = try string()
         skipSpace()
         guard position < bytes.count, bytes[position] == UInt8(ascii: ":") else { throw error("expected ':'") }
@@ -215,7 +217,8 @@ private struct JSONReader {
       case UInt8(ascii: "u"):
         var scalar = try hex4()
         if (0xD800...0xDBFF).contains(scalar) {
-          guard position + 6 <= bytes.count, bytes[position] == UInt8(ascii: "\\"), bytes[position + 1] == UInt8(ascii: "u")
+          guard position + 6 <= bytes.count, bytes[position] == UInt8(ascii: "\\"),
+            bytes[position + 1] == UInt8(ascii: "u")
           else { throw error("unpaired surrogate") }
           position += 2
           let low = try hex4()

@@ -149,7 +149,9 @@ public struct Sampler: Sendable {
   public init(settings: SamplingSettings = SamplingSettings(), duration: Double? = nil) throws {
     switch settings.mode {
     case .every(let s):
-      guard s > 0, s.isFinite else { throw SamplingError.badValue(name: "--every", value: "\(s)", expected: "> 0 seconds") }
+      guard s > 0, s.isFinite else {
+        throw SamplingError.badValue(name: "--every", value: "\(s)", expected: "> 0 seconds")
+      }
     case .uniform(let n):
       guard n > 0 else { throw SamplingError.badValue(name: "--frames", value: "\(n)", expected: "at least 1") }
       guard let duration, duration > 0, duration.isFinite else { throw SamplingError.uniformNeedsDuration }
@@ -179,7 +181,8 @@ public struct Sampler: Sendable {
   /// Offers the next decoded frame. `thumbnail` is needed when `needsThumbnails` (else ignored).
   /// Returns 0, 1 or 2 frames in time order: the previous frame (when it turned out to be the nearest to
   /// a scheduled time) and/or this one.
-  public mutating func offer(index: Int, t: Double, isKey: Bool = false, thumbnail: Thumbnail? = nil) -> [SampledFrame] {
+  public mutating func offer(index: Int, t: Double, isKey: Bool = false, thumbnail: Thumbnail? = nil) -> [SampledFrame]
+  {
     framesOffered += 1
     guard t >= 0, t.isFinite else { return [] }
     var cut = false

@@ -84,7 +84,9 @@ public struct TimelineBuilder: Sendable {
   public var padding: Double { segmenter.padding }
 
   /// The header record for this run.
-  public func header(vtagVersion: String, created: String? = nil, source: SourceInfo, models: [ModelInfo]) -> TimelineRecord {
+  public func header(vtagVersion: String, created: String? = nil, source: SourceInfo, models: [ModelInfo])
+    -> TimelineRecord
+  {
     var segments = settings.segments
     segments.padding = padding
     return .header(
@@ -115,7 +117,8 @@ public struct TimelineBuilder: Sendable {
     if caption != nil { captionCount += 1 }
     var records = count(out.closed)
     let tags = s.active.map {
-      FrameTag(index: $0, tag: vocabulary.tags[$0], tagZh: vocabulary.chinese($0), score: s.smoothed[$0], raw: s.raw[$0])
+      FrameTag(
+        index: $0, tag: vocabulary.tags[$0], tagZh: vocabulary.chinese($0), score: s.smoothed[$0], raw: s.raw[$0])
     }
     records.append(
       .frame(
@@ -127,7 +130,9 @@ public struct TimelineBuilder: Sendable {
 
   /// Ends the timeline: the segments still open, then the summary. `streamEnd`: the stream's duration
   /// (or the time of the last decoded frame) when known — it bounds the last segments' padding.
-  public mutating func finish(streamEnd: Double? = nil, counters: RunCounters, interrupted: Bool = false) -> [TimelineRecord] {
+  public mutating func finish(streamEnd: Double? = nil, counters: RunCounters, interrupted: Bool = false)
+    -> [TimelineRecord]
+  {
     precondition(!finished, "finish called twice")
     finished = true
     let end = max(segmenter.timelineEnd(streamEnd: streamEnd), lastT ?? 0)

@@ -54,7 +54,8 @@ public struct ModelInfo: Sendable, Equatable {
   public var classes: Int
 
   public init(
-    role: String, architecture: String, name: String, weights: String, checkpoint: String?, sha256: String?, classes: Int
+    role: String, architecture: String, name: String, weights: String, checkpoint: String?, sha256: String?,
+    classes: Int
   ) {
     self.role = role
     self.architecture = architecture
@@ -170,7 +171,8 @@ public struct TagSummary: Sendable, Equatable {
   public var share: Double
   public var scoreMax: Float
 
-  public init(index: Int, tag: String, tagZh: String?, duration: Double, segments: Int, share: Double, scoreMax: Float) {
+  public init(index: Int, tag: String, tagZh: String?, duration: Double, segments: Int, share: Double, scoreMax: Float)
+  {
     self.index = index
     self.tag = tag
     self.tagZh = tagZh
@@ -213,7 +215,9 @@ public struct TimelineSummary: Sendable, Equatable {
   /// Every tag with a segment, by share of time (descending), then class index.
   public var tags: [TagSummary]
 
-  public init(duration: Double, counters: RunCounters, captions: Int, segments: Int, interrupted: Bool, tags: [TagSummary]) {
+  public init(
+    duration: Double, counters: RunCounters, captions: Int, segments: Int, interrupted: Bool, tags: [TagSummary]
+  ) {
     self.duration = duration
     self.counters = counters
     self.captions = captions
@@ -263,7 +267,8 @@ public enum TimelineRecord: Sendable, Equatable {
           .array(
             f.tags.map {
               .object([
-                ("index", .int($0.index)), ("tag", .string($0.tag)), ("tag_zh", zh($0.tagZh)), ("score", .float($0.score)),
+                ("index", .int($0.index)), ("tag", .string($0.tag)), ("tag_zh", zh($0.tagZh)),
+                ("score", .float($0.score)),
                 ("raw", .float($0.raw)),
               ])
             })
@@ -356,20 +361,24 @@ public enum TimelineRecord: Sendable, Equatable {
         FrameRecord(
           t: try need(json["t"]?.doubleValue, "t"), frameIndex: json["frame"]?.intValue,
           sceneCut: try need(json["scene_cut"]?.boolValue, "scene_cut"), tags: tags,
-          caption: try optionalString(json["caption"], "caption"), settled: try need(json["settled"]?.doubleValue, "settled")))
+          caption: try optionalString(json["caption"], "caption"),
+          settled: try need(json["settled"]?.doubleValue, "settled")))
     case "segment":
       self = .segment(
         TagSegment(
           tagIndex: try need(json["index"]?.intValue, "index"), tag: try need(json["tag"]?.stringValue, "tag"),
           tagZh: try optionalString(json["tag_zh"], "tag_zh"), start: try need(json["start"]?.doubleValue, "start"),
           end: try need(json["end"]?.doubleValue, "end"), scoreMax: try float(json["score_max"], "score_max"),
-          scoreMean: try float(json["score_mean"], "score_mean"), samples: try need(json["samples"]?.intValue, "samples")))
+          scoreMean: try float(json["score_mean"], "score_mean"),
+          samples: try need(json["samples"]?.intValue, "samples")))
     case "summary":
       let tags = try need(json["tags"]?.arrayValue, "tags").map { t in
         TagSummary(
           index: try need(t["index"]?.intValue, "tags.index"), tag: try need(t["tag"]?.stringValue, "tags.tag"),
-          tagZh: try optionalString(t["tag_zh"], "tags.tag_zh"), duration: try need(t["duration"]?.doubleValue, "tags.duration"),
-          segments: try need(t["segments"]?.intValue, "tags.segments"), share: try need(t["share"]?.doubleValue, "tags.share"),
+          tagZh: try optionalString(t["tag_zh"], "tags.tag_zh"),
+          duration: try need(t["duration"]?.doubleValue, "tags.duration"),
+          segments: try need(t["segments"]?.intValue, "tags.segments"),
+          share: try need(t["share"]?.doubleValue, "tags.share"),
           scoreMax: try float(t["score_max"], "tags.score_max"))
       }
       self = .summary(
@@ -380,7 +389,8 @@ public enum TimelineRecord: Sendable, Equatable {
             framesSampled: try need(json["frames_sampled"]?.intValue, "frames_sampled"),
             forwards: try need(json["forwards"]?.intValue, "forwards"),
             framesDropped: try need(json["frames_dropped"]?.intValue, "frames_dropped")),
-          captions: try need(json["captions"]?.intValue, "captions"), segments: try need(json["segments"]?.intValue, "segments"),
+          captions: try need(json["captions"]?.intValue, "captions"),
+          segments: try need(json["segments"]?.intValue, "segments"),
           interrupted: try need(json["interrupted"]?.boolValue, "interrupted"), tags: tags))
     default:
       throw TimelineDecodingError.unknownType(type)

@@ -18,7 +18,8 @@ public enum Attention {
     nq: Int, nk: Int, heads: Int, headDim dh: Int, scale: Float,
     bias: UnsafePointer<Float>? = nil, sharedBias: UnsafePointer<Float>? = nil,
     biasPerKey: UnsafePointer<Float>? = nil,
-    out: UnsafeMutablePointer<Float>, ldo: Int, scratch: UnsafeMutablePointer<Float>) {
+    out: UnsafeMutablePointer<Float>, ldo: Int, scratch: UnsafeMutablePointer<Float>
+  ) {
     for h in 0..<heads {
       // scores = scale · Q_h · K_hᵀ
       BLAS.sgemm(

@@ -46,7 +46,9 @@ public enum Ops {
 
   /// `y = a + b`, element-wise.
   @inline(__always)
-  public static func sum(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count: Int) {
+  public static func sum(
+    _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count: Int
+  ) {
     vk_add3(y, a, b, count)
   }
 

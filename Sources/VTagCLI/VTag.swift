@@ -7,7 +7,10 @@ public struct VTag: AsyncParsableCommand {
     commandName: "vtag",
     abstract: "Tag what is seen in images, video files, streams and webcams with RAM++, RAM and Tag2Text.",
     version: VTagVersion.string,
-    subcommands: [ImageCommand.self, TagCommand.self, LiveCommand.self, RunCommand.self, ProbeCommand.self, DevicesCommand.self, ModelsCommand.self, BenchCommand.self])
+    subcommands: [
+      ImageCommand.self, TagCommand.self, LiveCommand.self, RunCommand.self, ProbeCommand.self, DevicesCommand.self,
+      ModelsCommand.self, BenchCommand.self,
+    ])
   public init() {}
 
   /// Parses `arguments`, runs the command and returns the process exit code:

@@ -67,7 +67,8 @@ struct BadInputTests {
     let config = try String(contentsOf: configURL, encoding: .utf8)
       .replacingOccurrences(of: "\"intermediate_size\": 128", with: "\"intermediate_size\": 96")
     try config.write(to: configURL, atomically: true, encoding: .utf8)
-    try expectFailure(dir, mentions: ["tagging_head.encoder.layer.0.intermediate.dense.weight", "[128, 64]", "[96, 64]"])
+    try expectFailure(
+      dir, mentions: ["tagging_head.encoder.layer.0.intermediate.dense.weight", "[128, 64]", "[96, 64]"])
   }
 
   @Test("A missing key: the error names it")

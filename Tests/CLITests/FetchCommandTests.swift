@@ -12,7 +12,8 @@ import VTagTestSupport
 @Suite(
   .serialized,
   .enabled(if: Fixtures.exists(Fixtures.ramParity), Comment(rawValue: Fixtures.missing(Fixtures.ramParity))),
-  .enabled(if: NginxServer.available, "skipped: needs nginx (apt-get install nginx; scripts/install-deps.sh installs it)"),
+  .enabled(
+    if: NginxServer.available, "skipped: needs nginx (apt-get install nginx; scripts/install-deps.sh installs it)"),
   .enabled(if: VTagProcess.available, "needs the built vtag binary"))
 struct FetchCommandTests {
   static let fixture = Fixtures.ramParity.appendingPathComponent("ram_plus")
@@ -46,12 +47,14 @@ struct FetchCommandTests {
           data[100] ^= 0x20
           try data.write(to: corrupt.appendingPathComponent(f.source))
         } else {
-          try FileManager.default.createSymbolicLink(at: corrupt.appendingPathComponent(f.source), withDestinationURL: src)
+          try FileManager.default.createSymbolicLink(
+            at: corrupt.appendingPathComponent(f.source), withDestinationURL: src)
         }
       }
       pthSize = files.last!.bytes
       let m = ModelManifest(
-        format: "vtag-models/1", comment: "test", models: [.init(name: "ram_plus", title: "tiny RAM++", preset: nil, files: files)])
+        format: "vtag-models/1", comment: "test",
+        models: [.init(name: "ram_plus", title: "tiny RAM++", preset: nil, files: files)])
       let enc = JSONEncoder()
       enc.outputFormatting = .prettyPrinted
       manifest = work.appendingPathComponent("manifest.json")
@@ -114,20 +117,26 @@ struct FetchCommandTests {
     #expect(Fixtures.exists(s.dir().appendingPathComponent(".complete")))
     #expect(!Fixtures.exists(s.dir().appendingPathComponent(".incomplete")))
     #expect(!Fixtures.exists(ModelFetcher.stagingDirectory(for: s.dir())))
-    #expect(try SHA256.hash(fileAt: s.dir().appendingPathComponent("model.pth").path) == SHA256.hash(fileAt: Self.fixture.appendingPathComponent("model.pth").path))
+    #expect(
+      try SHA256.hash(fileAt: s.dir().appendingPathComponent("model.pth").path)
+        == SHA256.hash(fileAt: Self.fixture.appendingPathComponent("model.pth").path))
 
     let tagged = try VTagProcess.run(["image", "--model", s.dir().path, Self.image.path])
     #expect(tagged.status == 0, "stderr: \(tagged.stderr)")
     #expect(tagged.stdout.hasPrefix("Image Tags: \(try Self.expectedTags())\n"))
 
-    let list = try VTagProcess.run(["models", "list", "--json"], environment: ["VTAG_MODELS": s.dir().deletingLastPathComponent().path])
+    let list = try VTagProcess.run(
+      ["models", "list", "--json"], environment: ["VTAG_MODELS": s.dir().deletingLastPathComponent().path])
     #expect(list.status == 0)
     #expect(list.stdout.contains("\"name\":\"ram_plus\""))
     #expect(list.stdout.contains("\"state\":\"verified\""))
 
     let info = try VTagProcess.run(["models", "info", "--hashes", s.dir().path])
     #expect(info.status == 0, "stderr: \(info.stderr)")
-    #expect(info.stdout.contains("model.pth  \(s.pthSize) bytes  sha256 49f16506db33213a2375a838209fd272aa73365ed011b33f4d53b8dd800f933d  (as verified at fetch)"))
+    #expect(
+      info.stdout.contains(
+        "model.pth  \(s.pthSize) bytes  sha256 49f16506db33213a2375a838209fd272aa73365ed011b33f4d53b8dd800f933d  (as verified at fetch)"
+      ))
     #expect(info.stdout.contains("official ram_tag_list.txt"))
 
     let count = s.server.requests().count
@@ -142,7 +151,10 @@ struct FetchCommandTests {
     let s = try Setup()
     let p = Process()
     p.executableURL = VTagProcess.binary
-    p.arguments = ["models", "fetch", "ram_plus", "--manifest", s.manifest.path, "--base-url", s.server.baseURL + "/slow", "--dir", s.dir().path]
+    p.arguments = [
+      "models", "fetch", "ram_plus", "--manifest", s.manifest.path, "--base-url", s.server.baseURL + "/slow", "--dir",
+      s.dir().path,
+    ]
     p.standardOutput = FileHandle.nullDevice
     p.standardError = FileHandle.nullDevice
     try p.run()
@@ -156,10 +168,13 @@ struct FetchCommandTests {
 
     // The staging folder is not a bundle vtag loads, and nothing was installed.
     #expect(!Fixtures.exists(s.dir()))
-    let refused = try VTagProcess.run(["image", "--model", ModelFetcher.stagingDirectory(for: s.dir()).path, Self.image.path])
+    let refused = try VTagProcess.run([
+      "image", "--model", ModelFetcher.stagingDirectory(for: s.dir()).path, Self.image.path,
+    ])
     #expect(refused.status == 1)
     #expect(refused.stderr.contains("not a complete model bundle"))
-    let list = try VTagProcess.run(["models", "list"], environment: ["VTAG_MODELS": s.dir().deletingLastPathComponent().path])
+    let list = try VTagProcess.run(
+      ["models", "list"], environment: ["VTAG_MODELS": s.dir().deletingLastPathComponent().path])
     #expect(list.stdout.contains("incomplete"))
 
     let r = try s.fetch(s.server.baseURL)
@@ -172,7 +187,9 @@ struct FetchCommandTests {
     #expect(Int64(pth.last?.bytes ?? 0) == s.pthSize - cut)
     // The small files finished before the cut are not fetched again.
     #expect(s.server.requests().filter { $0.uri.hasSuffix("ram_tag_list.txt") }.count == 1)
-    #expect(try SHA256.hash(fileAt: s.dir().appendingPathComponent("model.pth").path) == "49f16506db33213a2375a838209fd272aa73365ed011b33f4d53b8dd800f933d")
+    #expect(
+      try SHA256.hash(fileAt: s.dir().appendingPathComponent("model.pth").path)
+        == "49f16506db33213a2375a838209fd272aa73365ed011b33f4d53b8dd800f933d")
   }
 
   @Test("A server that ignores Range: the part is restarted from zero and the fetch succeeds")
@@ -195,7 +212,8 @@ struct FetchCommandTests {
     let r = try s.fetch(s.server.baseURL + "/corrupt")
     #expect(r.status == 1)
     #expect(r.stderr.contains("tags.txt"), "\(r.stderr)")
-    #expect(r.stderr.contains("is corrupt: expected sha256 5d96d2f7225527480ad773aaac76b6e5c08a18adf6eae9ca7d2ab923d5e7bd8b"))
+    #expect(
+      r.stderr.contains("is corrupt: expected sha256 5d96d2f7225527480ad773aaac76b6e5c08a18adf6eae9ca7d2ab923d5e7bd8b"))
     #expect(r.stderr.contains("removed"))
     let staging = ModelFetcher.stagingDirectory(for: s.dir())
     #expect(!Fixtures.exists(s.dir()))
@@ -255,7 +273,9 @@ struct FetchCommandTests {
   func autoFetch() throws {
     let s = try Setup()
     let models = s.dir().deletingLastPathComponent()
-    var env = ["VTAG_MODELS": models.path, "VTAG_MODEL_MANIFEST": s.manifest.path, "VTAG_MODEL_BASE_URL": s.server.baseURL]
+    var env = [
+      "VTAG_MODELS": models.path, "VTAG_MODEL_MANIFEST": s.manifest.path, "VTAG_MODEL_BASE_URL": s.server.baseURL,
+    ]
     let refused = try VTagProcess.run(["image", Self.image.path], environment: env)
     #expect(refused.status == 1)
     #expect(refused.stderr.contains("vtag models fetch ram_plus"))
@@ -279,7 +299,8 @@ struct FetchCommandTests {
     let tagged = try VTagProcess.run(["image", "--model", s.dir().path, Self.image.path])
     #expect(tagged.status == 0, "stderr: \(tagged.stderr)")
     #expect(tagged.stdout.hasPrefix("Image Tags: \(try Self.expectedTags())\n"))
-    let list = try VTagProcess.run(["models", "list", "--json"], environment: ["VTAG_MODELS": s.dir().deletingLastPathComponent().path])
+    let list = try VTagProcess.run(
+      ["models", "list", "--json"], environment: ["VTAG_MODELS": s.dir().deletingLastPathComponent().path])
     #expect(list.stdout.contains("\"state\":\"verified\""))
     let usage = try VTagProcess.run(["models", "convert", "--remove-pth", "a.pth", "b.safetensors"])
     #expect(usage.status == 2)

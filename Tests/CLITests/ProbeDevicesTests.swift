@@ -11,7 +11,9 @@ struct ProbeDevicesTests {
     try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
   }
 
-  @Test("probe prints one JSON object", .enabled(if: Fixtures.exists(carphone), Comment(rawValue: Fixtures.missing(carphone))))
+  @Test(
+    "probe prints one JSON object",
+    .enabled(if: Fixtures.exists(carphone), Comment(rawValue: Fixtures.missing(carphone))))
   func probe() throws {
     let r = try VTagProcess.run(["probe", Self.carphone.path])
     #expect(r.status == 0, "\(r.stderr)")
@@ -24,7 +26,9 @@ struct ProbeDevicesTests {
     #expect(abs((o["duration"] as? Double ?? 0) - 4.004) < 0.01)
   }
 
-  @Test("probe --frames with each sampling option", .enabled(if: Fixtures.exists(carphone), Comment(rawValue: Fixtures.missing(carphone))))
+  @Test(
+    "probe --frames with each sampling option",
+    .enabled(if: Fixtures.exists(carphone), Comment(rawValue: Fixtures.missing(carphone))))
   func frames() throws {
     let all = try VTagProcess.run(["probe", "--frames", Self.carphone.path])
     #expect(all.status == 0)
@@ -50,8 +54,11 @@ struct ProbeDevicesTests {
 
   @Test("probe usage errors exit 2")
   func usage() throws {
-    for args in [["probe", "--frames", "--every", "1s", "--keyframes", "x.mp4"], ["probe", "--frames", "--every", "soon", "x.mp4"],
-                 ["probe", "--frames", "--frames-uniform", "0", "x.mp4"], ["probe"]] {
+    for args in [
+      ["probe", "--frames", "--every", "1s", "--keyframes", "x.mp4"],
+      ["probe", "--frames", "--every", "soon", "x.mp4"],
+      ["probe", "--frames", "--frames-uniform", "0", "x.mp4"], ["probe"],
+    ] {
       let r = try VTagProcess.run(args)
       #expect(r.status == 2, "\(args): \(r.status) \(r.stderr)")
       #expect(!r.crashed)
@@ -79,7 +86,9 @@ struct ProbeDevicesTests {
     let none = try VTagProcess.run(["devices", "--directory", empty.path])
     #expect(none.status == 0 && none.stdout.contains("no cameras"))
     let missing = try VTagProcess.run(["devices", "/dev/video-nonexistent-42"])
-    #expect(missing.status == 1 && missing.stderr.contains("/dev/video-nonexistent-42") && missing.stderr.contains("no such device"))
+    #expect(
+      missing.status == 1 && missing.stderr.contains("/dev/video-nonexistent-42")
+        && missing.stderr.contains("no such device"))
     let null = try VTagProcess.run(["devices", "/dev/null"])
     #expect(null.status == 1 && null.stderr.contains("not a camera"), "\(null.stderr)")
     let file = try VTagProcess.run(["devices", "/etc/hostname"])

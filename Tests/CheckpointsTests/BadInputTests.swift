@@ -29,7 +29,9 @@ func writePth(_ path: String, pickle pickleBytes: [UInt8], storages: [[Float]] =
   try w.write()
 }
 
-func expectError(_ body: () throws -> Void, _ check: (CheckpointError) -> Bool, sourceLocation: SourceLocation = #_sourceLocation) {
+func expectError(
+  _ body: () throws -> Void, _ check: (CheckpointError) -> Bool, sourceLocation: SourceLocation = #_sourceLocation
+) {
   do {
     try body()
     Issue.record("expected an error", sourceLocation: sourceLocation)
@@ -41,7 +43,9 @@ func expectError(_ body: () throws -> Void, _ check: (CheckpointError) -> Bool, 
 }
 
 struct BadInputTests {
-  @Test(arguments: [("os", "system"), ("builtins", "eval"), ("__builtin__", "exec"), ("torch", "load"), ("subprocess", "Popen")])
+  @Test(arguments: [
+    ("os", "system"), ("builtins", "eval"), ("__builtin__", "exec"), ("torch", "load"), ("subprocess", "Popen"),
+  ])
   func forbiddenGlobalIsRefused(module: String, name: String) throws {
     let dir = try Scratch()
     let path = dir.path("evil.pth")
@@ -197,13 +201,16 @@ struct BadInputTests {
   @Test func randomBytesEmptyAndOtherFiles() throws {
     let dir = try Scratch()
     // Deterministic noise (not starting like a zip, a pickle or a safetensors header).
-    let noise: [UInt8] = [0x13, 0x37] + sampleFloats(1024, seed: 11).flatMap { f in withUnsafeBytes(of: f) { Array($0) } }
+    let noise: [UInt8] =
+      [0x13, 0x37] + sampleFloats(1024, seed: 11).flatMap { f in withUnsafeBytes(of: f) { Array($0) } }
     let cases: [(String, [UInt8], String)] = [
       ("random.pth", noise, "unrecognised"),
       ("empty.pth", [], "empty"),
       ("page.pth", Array("<!DOCTYPE html><html><body>404</body></html>".utf8), "HTML"),
       ("lfs.pth", Array("version https://git-lfs.github.com/spec/v1\noid sha256:497c\nsize 3010210801\n".utf8), "LFS"),
-      ("photo.pth", [0xFF, 0xD8, 0xFF, 0xE0, 0, 0x10] + Array("JFIF".utf8) + [UInt8](repeating: 0, count: 100), "JPEG"),
+      (
+        "photo.pth", [0xFF, 0xD8, 0xFF, 0xE0, 0, 0x10] + Array("JFIF".utf8) + [UInt8](repeating: 0, count: 100), "JPEG"
+      ),
     ]
     for (name, bytes, hint) in cases {
       let path = dir.path(name)

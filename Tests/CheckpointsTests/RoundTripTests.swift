@@ -41,7 +41,12 @@ struct PthRoundTripTests {
       .dict([
         (
           .string("state"),
-          .dict([(.int(0), .dict([(.string("step"), .float(10)), (.string("exp_avg"), .tensor(.init(storage: opt, shape: [4])))]))])
+          .dict([
+            (
+              .int(0),
+              .dict([(.string("step"), .float(10)), (.string("exp_avg"), .tensor(.init(storage: opt, shape: [4])))])
+            )
+          ])
         ),
         (
           .string("param_groups"),

@@ -1,6 +1,7 @@
 import Foundation
-@testable import ImageCore
 import Testing
+
+@testable import ImageCore
 
 /// Synthetic inputs, re-created exactly as `scripts/generate_pil_resize_refs.py` makes them.
 enum SyntheticImage {

@@ -63,7 +63,9 @@ enum ParityCases {
 struct PixelValuesParityTests {
   @Test(
     "PNG: decode + PIL resize + normalise equals the reference",
-    .enabled(if: Fixtures.exists(ParityCases.image("chelsea.png")), Comment(rawValue: Fixtures.missing(ParityCases.image("chelsea.png")))),
+    .enabled(
+      if: Fixtures.exists(ParityCases.image("chelsea.png")),
+      Comment(rawValue: Fixtures.missing(ParityCases.image("chelsea.png")))),
     arguments: ["chelsea.png", "bigbuckbunny_t2s.png"])
   func png(_ file: String) throws {
     let p = try ParityCases.measure(file)
@@ -73,7 +75,9 @@ struct PixelValuesParityTests {
 
   @Test(
     "JPEG: libjpeg-turbo decode + PIL resize + normalise vs the reference",
-    .enabled(if: Fixtures.exists(ParityCases.image("demo4.jpg")), Comment(rawValue: Fixtures.missing(ParityCases.image("demo4.jpg")))),
+    .enabled(
+      if: Fixtures.exists(ParityCases.image("demo4.jpg")),
+      Comment(rawValue: Fixtures.missing(ParityCases.image("demo4.jpg")))),
     arguments: ["demo4.jpg", "rocket.jpg"])
   func jpeg(_ file: String) throws {
     let p = try ParityCases.measure(file)

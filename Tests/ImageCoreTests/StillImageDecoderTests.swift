@@ -36,7 +36,8 @@ enum FFmpegCLI {
     let errData = err.fileHandleForReading.readDataToEndOfFile()
     p.waitUntilExit()
     guard p.terminationStatus == 0 else {
-      throw Failed(description: "ffmpeg \(arguments.joined(separator: " ")): \(String(decoding: errData, as: UTF8.self))")
+      throw Failed(
+        description: "ffmpeg \(arguments.joined(separator: " ")): \(String(decoding: errData, as: UTF8.self))")
     }
     return data
   }
@@ -76,10 +77,12 @@ func expectDecodeError(
 ) {
   do {
     let img = try StillImageDecoder.decode(path: path)
-    Issue.record("decoded \(path) as a \(img.width)×\(img.height) image; expected an error", sourceLocation: sourceLocation)
+    Issue.record(
+      "decoded \(path) as a \(img.width)×\(img.height) image; expected an error", sourceLocation: sourceLocation)
   } catch {
     #expect(error.path == path, sourceLocation: sourceLocation)
-    #expect(error.description.contains(path), "message does not name the file: \(error)", sourceLocation: sourceLocation)
+    #expect(
+      error.description.contains(path), "message does not name the file: \(error)", sourceLocation: sourceLocation)
     #expect(check(error.reason), "unexpected reason: \(error)", sourceLocation: sourceLocation)
   }
 }
@@ -157,7 +160,12 @@ struct FFmpegFormatTests {
     let values = stride(from: 0, to: raw.count, by: 2).map { Int(raw[$0]) << 8 | Int(raw[$0 + 1]) }
     #expect(values.contains { $0 > 255 } && values.contains { $0 < 255 })
     let img = try StillImageDecoder.decode(path: f.path)
-    #expect(img.pixels == values.flatMap { v -> [UInt8] in let b = UInt8(min(v, 255)); return [b, b, b] })
+    #expect(
+      img.pixels
+        == values.flatMap { v -> [UInt8] in
+          let b = UInt8(min(v, 255))
+          return [b, b, b]
+        })
   }
 
   @Test("BMP, 24-bit")
@@ -182,9 +190,12 @@ struct FFmpegFormatTests {
     #expect(try StillImageDecoder.decode(path: f.path).pixels == expected)
   }
 
-  @Test("TIFF (RGB, gray, RGBA, 16-bit) and PPM", arguments: [
-    ("rgb.tiff", "rgb24"), ("gray.tiff", "gray"), ("rgba.tiff", "rgba"), ("rgb48.tiff", "rgb48le"), ("image.ppm", "rgb24"),
-  ])
+  @Test(
+    "TIFF (RGB, gray, RGBA, 16-bit) and PPM",
+    arguments: [
+      ("rgb.tiff", "rgb24"), ("gray.tiff", "gray"), ("rgba.tiff", "rgba"), ("rgb48.tiff", "rgb48le"),
+      ("image.ppm", "rgb24"),
+    ])
   func tiffAndPNM(_ name: String, _ pixFmt: String) throws {
     let s = try Scratch()
     let f = s.url(name)
@@ -223,7 +234,8 @@ struct FFmpegFormatTests {
     #expect(img.pixels == (try FFmpegCLI.raw(src, pixFmt: "rgb24")))
   }
 
-  @Test("WebP, lossy, from the ffmpeg CLI (bit-exactness vs Pillow: see the Pillow reference suite)",
+  @Test(
+    "WebP, lossy, from the ffmpeg CLI (bit-exactness vs Pillow: see the Pillow reference suite)",
     .enabled(if: FFmpegCLI.hasEncoder("libwebp")))
   func webpLossy() throws {
     let s = try Scratch()

@@ -55,7 +55,10 @@ struct CameraTests {
       _ = try open(invalid)
       Issue.record("expected an error")
     } catch {
-      guard case .formatRejected = error.reason else { Issue.record("\(error)"); return }
+      guard case .formatRejected = error.reason else {
+        Issue.record("\(error)")
+        return
+      }
       #expect(error.description.contains(invalid.path))
     }
     let yuyv = FakeV4L2Device()
@@ -76,7 +79,10 @@ struct CameraTests {
       _ = try open(fake)
       Issue.record("expected an error")
     } catch {
-      guard case .notACamera = error.reason else { Issue.record("\(error)"); return }
+      guard case .notACamera = error.reason else {
+        Issue.record("\(error)")
+        return
+      }
     }
     #expect(fake.closeCount == 1)
   }
@@ -147,20 +153,29 @@ struct CameraTests {
       _ = try CameraDevices.describe(path: "/dev/null")
       Issue.record("expected an error")
     } catch {
-      guard case .notACamera = error.reason else { Issue.record("\(error)"); return }
+      guard case .notACamera = error.reason else {
+        Issue.record("\(error)")
+        return
+      }
     }
     do {
       _ = try CameraSource(path: "/etc/hostname")
       Issue.record("expected an error")
     } catch {
-      guard case .notACamera = error.reason else { Issue.record("\(error)"); return }
+      guard case .notACamera = error.reason else {
+        Issue.record("\(error)")
+        return
+      }
     }
     let dir = try Fixtures.temporaryDirectory("vtag-dev")
     defer { try? FileManager.default.removeItem(at: dir) }
     for name in ["video0", "video10", "video2", "videox", "audio0"] {
       _ = FileManager.default.createFile(atPath: dir.appendingPathComponent(name).path, contents: nil)
     }
-    #expect(CameraDevices.candidatePaths(directory: dir.path).map { ($0 as NSString).lastPathComponent } == ["video0", "video2", "video10"])
+    #expect(
+      CameraDevices.candidatePaths(directory: dir.path).map { ($0 as NSString).lastPathComponent } == [
+        "video0", "video2", "video10",
+      ])
     let (cams, errors) = CameraDevices.list(directory: dir.path) { path throws(CameraError) in
       if path.hasSuffix("video2") { throw CameraError(device: path, reason: .busy) }
       return FakeV4L2Device(path: path)

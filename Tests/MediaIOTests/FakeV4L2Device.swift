@@ -105,7 +105,8 @@ final class FakeV4L2Device: V4L2Device, @unchecked Sendable {
     case cv4l2_VIDIOC_G_PARM:
       let p = argument.assumingMemoryBound(to: v4l2_streamparm.self)
       p.pointee.parm.capture.capability = cv4l2_CAP_TIMEPERFRAME
-      p.pointee.parm.capture.timeperframe = v4l2_fract(numerator: 1000, denominator: UInt32((1000 / frameInterval).rounded()))
+      p.pointee.parm.capture.timeperframe = v4l2_fract(
+        numerator: 1000, denominator: UInt32((1000 / frameInterval).rounded()))
       return 0
     case cv4l2_VIDIOC_REQBUFS:
       log.append("REQBUFS")

@@ -48,41 +48,56 @@ enum Media {
 
   // The generated corpus.
   static func cfrH264() throws -> URL {
-    try generate("cfr_h264.mp4", testsrc("320x240", rate: "25", seconds: 3) + " -c:v libx264 -preset ultrafast -g 25 -pix_fmt yuv420p")
+    try generate(
+      "cfr_h264.mp4",
+      testsrc("320x240", rate: "25", seconds: 3) + " -c:v libx264 -preset ultrafast -g 25 -pix_fmt yuv420p")
   }
   static func vfrH264() throws -> URL {
     try generate(
       "vfr_h264.mkv",
       testsrc("320x240", rate: "30", seconds: 4)
-        + " -vf \"select='not(mod(n\\,3))+eq(mod(n\\,7)\\,1)'\" -fps_mode vfr -c:v libx264 -preset ultrafast -g 20 -pix_fmt yuv420p")
+        + " -vf \"select='not(mod(n\\,3))+eq(mod(n\\,7)\\,1)'\" -fps_mode vfr -c:v libx264 -preset ultrafast -g 20 -pix_fmt yuv420p"
+    )
   }
   static func vp9Odd() throws -> URL {
-    try generate("odd_vp9.webm", "-f lavfi -i testsrc=size=321x241:rate=24 -t 2" + " -c:v libvpx-vp9 -deadline realtime -cpu-used 8 -g 24")
+    try generate(
+      "odd_vp9.webm",
+      "-f lavfi -i testsrc=size=321x241:rate=24 -t 2" + " -c:v libvpx-vp9 -deadline realtime -cpu-used 8 -g 24")
   }
   static func mpeg4Odd() throws -> URL {
     try generate("odd_mpeg4.mov", "-f lavfi -i testsrc=size=321x241:rate=25 -t 2" + " -c:v mpeg4 -q:v 4 -g 12")
   }
   static func h264TS() throws -> URL {
-    try generate("offset_h264.ts", testsrc("320x240", rate: "25", seconds: 2) + " -c:v libx264 -preset ultrafast -g 25 -bf 2 -pix_fmt yuv420p")
+    try generate(
+      "offset_h264.ts",
+      testsrc("320x240", rate: "25", seconds: 2) + " -c:v libx264 -preset ultrafast -g 25 -bf 2 -pix_fmt yuv420p")
   }
   static func bframesMKV() throws -> URL {
-    try generate("bframes_h264.mkv", testsrc("320x240", rate: "30", seconds: 2) + " -c:v libx264 -preset fast -g 30 -bf 3 -pix_fmt yuv420p")
+    try generate(
+      "bframes_h264.mkv",
+      testsrc("320x240", rate: "30", seconds: 2) + " -c:v libx264 -preset fast -g 30 -bf 3 -pix_fmt yuv420p")
   }
   static func long10s() throws -> URL {
-    try generate("long_h264.mp4", testsrc("160x120", rate: "25", seconds: 10) + " -c:v libx264 -preset ultrafast -g 25 -pix_fmt yuv420p")
+    try generate(
+      "long_h264.mp4",
+      testsrc("160x120", rate: "25", seconds: 10) + " -c:v libx264 -preset ultrafast -g 25 -pix_fmt yuv420p")
   }
   /// A portrait phone video: coded 320×240 with a display matrix asking for a 90° turn.
   static func rotated() throws -> URL {
     let plain = try generate(
       "marked.mp4",
-      "-f lavfi -i color=c=blue:size=320x240:rate=25 -t 1 -vf \"drawbox=x=0:y=0:w=80:h=60:color=red:t=fill,drawbox=x=240:y=0:w=80:h=60:color=green:t=fill\" -c:v libx264 -preset ultrafast -pix_fmt yuv420p")
+      "-f lavfi -i color=c=blue:size=320x240:rate=25 -t 1 -vf \"drawbox=x=0:y=0:w=80:h=60:color=red:t=fill,drawbox=x=240:y=0:w=80:h=60:color=green:t=fill\" -c:v libx264 -preset ultrafast -pix_fmt yuv420p"
+    )
     return try generate("rotated.mp4", "-i '\(plain.path)' -c copy -metadata:s:v:0 rotate=90")
   }
   static func audioOnly() throws -> URL {
     try generate("audio_only.m4a", "-f lavfi -i sine=frequency=440:duration=1 -c:a aac")
   }
   static func faststartMP4() throws -> URL {
-    try generate("faststart_h264.mp4", testsrc("320x240", rate: "25", seconds: 4) + " -c:v libx264 -preset ultrafast -g 50 -pix_fmt yuv420p -movflags +faststart")
+    try generate(
+      "faststart_h264.mp4",
+      testsrc("320x240", rate: "25", seconds: 4)
+        + " -c:v libx264 -preset ultrafast -g 50 -pix_fmt yuv420p -movflags +faststart")
   }
 
   /// One frame as ffprobe reports it.
@@ -94,14 +109,17 @@ enum Media {
   /// `ffprobe -select_streams v:0 -show_frames`: each frame's best-effort time and key flag, in output order.
   static func probeFrames(_ url: URL) throws -> [ProbeFrame] {
     let text = try capture(
-      "ffprobe -v error -select_streams v:0 -show_frames -show_entries frame=best_effort_timestamp_time,key_frame -of compact=p=0 '\(url.path)'")
+      "ffprobe -v error -select_streams v:0 -show_frames -show_entries frame=best_effort_timestamp_time,key_frame -of compact=p=0 '\(url.path)'"
+    )
     return text.split(separator: "\n").compactMap { line in
       var fields: [String: String] = [:]
       for part in line.split(separator: "|") {
         let kv = part.split(separator: "=", maxSplits: 1)
         if kv.count == 2 { fields[String(kv[0])] = String(kv[1]) }
       }
-      guard let k = fields["key_frame"], let t = fields["best_effort_timestamp_time"].flatMap(Double.init) else { return nil }
+      guard let k = fields["key_frame"], let t = fields["best_effort_timestamp_time"].flatMap(Double.init) else {
+        return nil
+      }
       return ProbeFrame(time: t, key: k == "1")
     }
   }

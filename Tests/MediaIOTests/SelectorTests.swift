@@ -1,6 +1,7 @@
 import Foundation
-@testable import MediaIO
 import Testing
+
+@testable import MediaIO
 
 /// The pure "which frame times to keep" logic.
 struct NearestFrameSelectorTests {
@@ -66,7 +67,8 @@ struct NearestFrameSelectorTests {
         for (i, x) in times.enumerated() where abs(x - target) < abs(times[best] - target) { best = i }
         if expected.last != best { expected.append(best) }
       }
-      #expect(NearestFrameSelector.select(times: times, targets: .every(interval)) == expected, "\(times) every \(interval)")
+      #expect(
+        NearestFrameSelector.select(times: times, targets: .every(interval)) == expected, "\(times) every \(interval)")
     }
   }
 

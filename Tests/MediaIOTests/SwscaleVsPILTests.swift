@@ -24,7 +24,9 @@ struct SwscaleVsPILTests {
 
   static let cases = Fixtures.ramParity.appendingPathComponent("cases")
 
-  @Test("Photographs: swscale resize vs PIL bilinear", .enabled(if: Fixtures.exists(cases), Comment(rawValue: Fixtures.missing(cases))))
+  @Test(
+    "Photographs: swscale resize vs PIL bilinear",
+    .enabled(if: Fixtures.exists(cases), Comment(rawValue: Fixtures.missing(cases))))
   func photographs() throws {
     let files = try FileManager.default.contentsOfDirectory(atPath: Self.cases.path)
       .filter { $0.hasSuffix(".png") || $0.hasSuffix(".jpg") }.sorted()
@@ -46,13 +48,17 @@ struct SwscaleVsPILTests {
     }
   }
 
-  @Test("Video frames: decoded → 384 in one swscale pass vs full-res RGB + PIL",
-        .enabled(if: Fixtures.exists(Fixtures.media) && Media.hasFFmpeg, Comment(rawValue: Fixtures.missing(Fixtures.media))))
+  @Test(
+    "Video frames: decoded → 384 in one swscale pass vs full-res RGB + PIL",
+    .enabled(
+      if: Fixtures.exists(Fixtures.media) && Media.hasFFmpeg, Comment(rawValue: Fixtures.missing(Fixtures.media))))
   func videoFrames() async throws {
     for url in [Media.bunny, Media.carphone, try Media.vp9Odd()] {
       let full = try await Media.decode(url, .every(seconds: 1), output: .fullResolution).frames
       for filter in ScaleFilter.allCases {
-        let scaled = try await Media.decode(url, .every(seconds: 1), output: .scaled(width: 384, height: 384, filter: filter)).frames
+        let scaled = try await Media.decode(
+          url, .every(seconds: 1), output: .scaled(width: 384, height: 384, filter: filter)
+        ).frames
         #expect(scaled.count == full.count)
         var d = Diff()
         for (a, b) in zip(full, scaled) { d.add(PILResize.bilinear(a.image!, width: 384, height: 384), b.image!) }

@@ -1,8 +1,9 @@
 import Foundation
 import ImageCore
-@testable import MediaIO
 import Testing
 import VTagTestSupport
+
+@testable import MediaIO
 
 /// Decoding real and generated videos: frame counts, times and key flags agree with ffprobe on the same file.
 @Suite(.enabled(if: Media.hasFFmpeg, Media.needsFFmpeg))
@@ -14,7 +15,9 @@ struct VideoDecodeTests {
     #expect(!probe.isEmpty)
     #expect(frames.count == probe.count, "\(url.lastPathComponent): \(frames.count) frames, ffprobe \(probe.count)")
     for (f, p) in zip(frames, probe) {
-      #expect(abs(f.absoluteTime - p.time) < 2e-6, "\(url.lastPathComponent) frame \(f.index): t \(f.absoluteTime) vs \(p.time)")
+      #expect(
+        abs(f.absoluteTime - p.time) < 2e-6,
+        "\(url.lastPathComponent) frame \(f.index): t \(f.absoluteTime) vs \(p.time)")
       #expect(f.isKeyFrame == p.key, "\(url.lastPathComponent) frame \(f.index): key \(f.isKeyFrame) vs \(p.key)")
     }
     #expect(frames.map(\.index) == Array(0..<frames.count))
@@ -28,7 +31,9 @@ struct VideoDecodeTests {
     if let height { #expect(info.height == height) }
   }
 
-  @Test("The shared real videos", .enabled(if: Fixtures.exists(Media.bunny), Comment(rawValue: Fixtures.missing(Media.bunny))))
+  @Test(
+    "The shared real videos",
+    .enabled(if: Fixtures.exists(Media.bunny), Comment(rawValue: Fixtures.missing(Media.bunny))))
   func sharedVideos() async throws {
     try await expectMatchesFFprobe(Media.bunny, codec: "h264", width: 1280, height: 720)
     try await expectMatchesFFprobe(Media.carphone, codec: "h264", width: 176, height: 144)
@@ -67,7 +72,9 @@ struct VideoDecodeTests {
   }
 
   @Test("Every 1 s returns the frame nearest each second") func everySecond() async throws {
-    for url in [try Media.cfrH264(), try Media.vfrH264(), try Media.vp9Odd()] + (Fixtures.exists(Media.bunny) ? [Media.bunny, Media.carphone] : []) {
+    for url in [try Media.cfrH264(), try Media.vfrH264(), try Media.vp9Odd()]
+      + (Fixtures.exists(Media.bunny) ? [Media.bunny, Media.carphone] : [])
+    {
       let all = try await Media.decode(url).frames
       let times = all.map(\.t)
       let expected = Media.nearestIndices(times: times, targets: Media.everyTargets(1, upTo: times.last!))
@@ -88,7 +95,8 @@ struct VideoDecodeTests {
       let keyTimes = probe.filter(\.key).map(\.time)
       let (_, frames, stats) = try await Media.decode(url, .keyframes)
       #expect(frames.allSatisfy { $0.isKeyFrame })
-      #expect(frames.count == keyTimes.count, "\(url.lastPathComponent): \(frames.count) vs \(keyTimes.count) key frames")
+      #expect(
+        frames.count == keyTimes.count, "\(url.lastPathComponent): \(frames.count) vs \(keyTimes.count) key frames")
       for (f, t) in zip(frames, keyTimes) { #expect(abs(f.absoluteTime - t) < 2e-6) }
       if url.pathExtension != "webm" {  // libavcodec's VP9 decoder ignores skip_frame; the source filters instead
         #expect(stats.decodedFrames < probe.count, "the decoder should skip non-key frames")
@@ -127,7 +135,8 @@ struct VideoDecodeTests {
     let small = try #require(scaled.image)
     #expect(small.width == 96 && small.height == 128)
     let expected = PILResize.bilinear(image, width: 96, height: 128)
-    let smallMean = zip(expected.pixels, small.pixels).reduce(0) { $0 + abs(Int($1.0) - Int($1.1)) } / expected.pixels.count
+    let smallMean =
+      zip(expected.pixels, small.pixels).reduce(0) { $0 + abs(Int($1.0) - Int($1.1)) } / expected.pixels.count
     #expect(smallMean <= 3)
   }
 

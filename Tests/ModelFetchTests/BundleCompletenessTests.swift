@@ -35,7 +35,9 @@ struct BundleCompletenessTests {
     let tags = dir.appendingPathComponent("tags.txt")
     let record = InstallRecord(
       model: "ram_plus", installed: InstallRecord.now(),
-      files: ["tags.txt": .init(bytes: Downloader.size(of: tags), sha256: try SHA256.hash(fileAt: tags.path), source: nil)])
+      files: [
+        "tags.txt": .init(bytes: Downloader.size(of: tags), sha256: try SHA256.hash(fileAt: tags.path), source: nil)
+      ])
     try record.write(directory: dir)
     _ = try ModelBundle(directory: dir)
     #expect(try InstallRecord.read(directory: dir) == record)

@@ -8,7 +8,8 @@ import VTagTestSupport
 struct ManifestTests {
   @Test("The built-in manifest is configs/manifest.json")
   func builtInEqualsFile() throws {
-    let text = try String(contentsOf: Fixtures.repositoryRoot.appendingPathComponent("configs/manifest.json"), encoding: .utf8)
+    let text = try String(
+      contentsOf: Fixtures.repositoryRoot.appendingPathComponent("configs/manifest.json"), encoding: .utf8)
     #expect(text.trimmingCharacters(in: .newlines) == OfficialManifest.json.trimmingCharacters(in: .newlines))
     #expect(ModelManifest.builtIn.models.map(\.name) == ["ram_plus", "ram", "tag2text"])
   }
@@ -24,7 +25,9 @@ struct ManifestTests {
       #expect(pth.sha256 == ckpt.sha256)
       #expect(pth.url.hasSuffix("/resolve/main/\(ckpt.file)"))
       // The bundle files the config names are all downloaded.
-      for (_, name) in config.files ?? [:] { #expect(model.files.contains { $0.name == name }, "\(model.name): \(name)") }
+      for (_, name) in config.files ?? [:] {
+        #expect(model.files.contains { $0.name == name }, "\(model.name): \(name)")
+      }
     }
   }
 
@@ -58,9 +61,12 @@ struct ManifestTests {
       try FileSource(base: "http://mirror.local/m/", environment: [:]).location(of: f).absoluteString
         == "http://mirror.local/m/ram_plus_swin_large_14m.pth")
     #expect(
-      try FileSource(base: nil, environment: ["VTAG_MODEL_BASE_URL": "http://127.0.0.1:8080"]).location(of: f).absoluteString
+      try FileSource(base: nil, environment: ["VTAG_MODEL_BASE_URL": "http://127.0.0.1:8080"]).location(of: f)
+        .absoluteString
         == "http://127.0.0.1:8080/ram_plus_swin_large_14m.pth")
-    #expect(try FileSource(base: "/tmp/dl", environment: [:]).location(of: f) == URL(fileURLWithPath: "/tmp/dl/ram_plus_swin_large_14m.pth"))
+    #expect(
+      try FileSource(base: "/tmp/dl", environment: [:]).location(of: f)
+        == URL(fileURLWithPath: "/tmp/dl/ram_plus_swin_large_14m.pth"))
     #expect(throws: FetchError.self) { try FileSource(base: "ftp://x", environment: [:]).location(of: f) }
   }
 

@@ -22,8 +22,9 @@ struct SHA256Tests {
     for (input, want) in cases {
       #expect(SHA256.hex(Data(input.utf8)) == want, "\(input)")
     }
-    #expect(SHA256.hex(Data(repeating: UInt8(ascii: "a"), count: 1_000_000))
-      == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+    #expect(
+      SHA256.hex(Data(repeating: UInt8(ascii: "a"), count: 1_000_000))
+        == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
   }
 
   @Test("Chunked updates of every split give the one-shot digest (block and padding edges)")

@@ -207,10 +207,11 @@ struct BeamSearchTests {
     let result = try BeamSearch().generate(prefix: prefix) { step in
       calls += 1
       return step.sequences.map { sequence in
-        var state = UInt64(truncatingIfNeeded: sequence.reduce(1469598103934665603) { ($0 ^ $1) &* 1099511628211 })
+        var state = UInt64(
+          truncatingIfNeeded: sequence.reduce(1_469_598_103_934_665_603) { ($0 ^ $1) &* 1_099_511_628_211 })
         var row = [Float](repeating: 0, count: 30524)
         for index in row.indices {
-          state = state &* 6364136223846793005 &+ 1442695040888963407
+          state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
           row[index] = Float(state >> 40) / Float(1 << 24) * 16 - 8
         }
         row[102] = 9

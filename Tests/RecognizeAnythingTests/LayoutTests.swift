@@ -8,7 +8,8 @@ struct LayoutTests {
 
   /// Parses `ram-keys/<model>_expected_state_dict.tsv` into key → shape.
   static func expectedKeys(_ model: String) throws -> [String: [Int]] {
-    let text = try String(contentsOf: keysDir.appendingPathComponent("\(model)_expected_state_dict.tsv"), encoding: .utf8)
+    let text = try String(
+      contentsOf: keysDir.appendingPathComponent("\(model)_expected_state_dict.tsv"), encoding: .utf8)
     var out: [String: [Int]] = [:]
     for line in text.split(separator: "\n") where !line.hasPrefix("#") && !line.hasPrefix("key\t") {
       let cols = line.split(separator: "\t", omittingEmptySubsequences: false)

@@ -6,7 +6,9 @@ import Testing
 import VTagTestSupport
 
 /// Parity with the reference on the tiny random-weight fixture models, from the stored `pixel_values`.
-@Suite(.serialized, .enabled(if: Fixtures.exists(Fixtures.ramParity), Comment(rawValue: Fixtures.missing(Fixtures.ramParity))))
+@Suite(
+  .serialized,
+  .enabled(if: Fixtures.exists(Fixtures.ramParity), Comment(rawValue: Fixtures.missing(Fixtures.ramParity))))
 struct RAMParityTests {
   static let stems = ["demo4", "chelsea", "rocket", "bigbuckbunny_t2s"]
 
@@ -23,7 +25,8 @@ struct RAMParityTests {
     var tags_zh_string: String?
   }
 
-  @Test("RAM++, RAM and the Tag2Text tagging branch match the reference tensors and tags",
+  @Test(
+    "RAM++, RAM and the Tag2Text tagging branch match the reference tensors and tags",
     arguments: ["ram_plus", "ram", "tag2text"])
   func parity(model: String) throws {
     BLAS.setThreads(1)
@@ -92,7 +95,9 @@ final class Captured: @unchecked Sendable {
 }
 
 /// Exact optimisations: a class subset scores exactly as the full run.
-@Suite(.serialized, .enabled(if: Fixtures.exists(Fixtures.ramParity), Comment(rawValue: Fixtures.missing(Fixtures.ramParity))))
+@Suite(
+  .serialized,
+  .enabled(if: Fixtures.exists(Fixtures.ramParity), Comment(rawValue: Fixtures.missing(Fixtures.ramParity))))
 struct ClassSubsetTests {
   @Test("A class subset gives the full run's scores for those classes", arguments: ["ram_plus", "ram", "tag2text"])
   func subset(model: String) throws {
@@ -102,7 +107,9 @@ struct ClassSubsetTests {
       Fixtures.ramParity.appendingPathComponent("cases/demo4.pixel_values.safetensors"), "pixel_values")
     let full = try pixels.withUnsafeBufferPointer { try ram.tag(pixels: $0.baseAddress!, batch: 1)[0] }
     let classes = [3, 17, 467, 598, 1000, 2235, 3000, 3415]
-    let part = try pixels.withUnsafeBufferPointer { try ram.tag(pixels: $0.baseAddress!, batch: 1, classes: classes)[0] }
+    let part = try pixels.withUnsafeBufferPointer {
+      try ram.tag(pixels: $0.baseAddress!, batch: 1, classes: classes)[0]
+    }
     for i in classes { #expect(abs(part.scores[i] - full.scores[i]) <= 1e-6, "class \(i)") }
     #expect(part.scores.enumerated().filter { !classes.contains($0.offset) }.allSatisfy { $0.element.isNaN })
     #expect(part.tags.map(\.index) == full.tags.map(\.index).filter { classes.contains($0) })

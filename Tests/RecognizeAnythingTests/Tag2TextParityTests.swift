@@ -5,7 +5,9 @@ import Testing
 import VTagTestSupport
 
 /// Tag2Text captions match the reference token for token (tiny random-weight fixture model).
-@Suite(.serialized, .enabled(if: Fixtures.exists(Fixtures.ramParity), Comment(rawValue: Fixtures.missing(Fixtures.ramParity))))
+@Suite(
+  .serialized,
+  .enabled(if: Fixtures.exists(Fixtures.ramParity), Comment(rawValue: Fixtures.missing(Fixtures.ramParity))))
 struct Tag2TextParityTests {
   static let cases = Fixtures.ramParity.appendingPathComponent("cases")
   static let bundle = Fixtures.ramParity.appendingPathComponent("tag2text")
@@ -23,7 +25,8 @@ struct Tag2TextParityTests {
   }
 
   func check(stem: String, expectedName: String, specifiedTags: String?, model: RecognizeAnythingModel) throws {
-    let pixels = try fixtureTensor(Self.cases.appendingPathComponent("\(stem).pixel_values.safetensors"), "pixel_values")
+    let pixels = try fixtureTensor(
+      Self.cases.appendingPathComponent("\(stem).pixel_values.safetensors"), "pixel_values")
     let result = try pixels.withUnsafeBufferPointer {
       try model.tag(pixels: $0.baseAddress!, batch: 1, keepIntermediates: true, specifiedTags: specifiedTags)[0]
     }
@@ -34,7 +37,8 @@ struct Tag2TextParityTests {
     #expect(caption.tagInputIDs == want.tag2text_tag_input_ids, "\(expectedName) tag input ids")
     #expect(caption.tagAttentionMask == want.tag2text_tag_attention_mask, "\(expectedName) tag mask")
     let tensors = Self.cases.appendingPathComponent("\(expectedName).safetensors")
-    let dh = maxAbsDiff(try #require(caption.intermediates["tag_encoder_hidden"]), try fixtureTensor(tensors, "tag_encoder_hidden"))
+    let dh = maxAbsDiff(
+      try #require(caption.intermediates["tag_encoder_hidden"]), try fixtureTensor(tensors, "tag_encoder_hidden"))
     #expect(dh <= 1e-4, "\(expectedName) tag_encoder_hidden max |Δ| = \(dh)")
     let dl = maxAbsDiff(
       try #require(caption.intermediates["decoder_step0_logits"]), try fixtureTensor(tensors, "decoder_step0_logits"))
@@ -43,7 +47,9 @@ struct Tag2TextParityTests {
     #expect(caption.decodedFull == want.caption_decoded_full)
     #expect(caption.caption == want.caption)
     if specifiedTags == nil { #expect(result.tags.map(\.index) == want.tag_indices) }
-    print("tag2text parity \(expectedName): Δhidden \(dh), Δstep0 \(dl), \(caption.tokenIDs.count) tokens, caption '\(caption.caption)'")
+    print(
+      "tag2text parity \(expectedName): Δhidden \(dh), Δstep0 \(dl), \(caption.tokenIDs.count) tokens, caption '\(caption.caption)'"
+    )
   }
 
   @Test("Captions, tag-encoder states and first-step logits match for every image")
@@ -61,6 +67,7 @@ struct Tag2TextParityTests {
     let model = try RecognizeAnythingModel(directory: Self.bundle)
     let want = try JSONDecoder().decode(
       Expected.self, from: Data(contentsOf: Self.cases.appendingPathComponent("demo4.tag2text.usertags.expected.json")))
-    try check(stem: "demo4", expectedName: "demo4.tag2text.usertags.expected", specifiedTags: want.input_tag, model: model)
+    try check(
+      stem: "demo4", expectedName: "demo4.tag2text.usertags.expected", specifiedTags: want.input_tag, model: model)
   }
 }

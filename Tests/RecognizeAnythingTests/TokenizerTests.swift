@@ -35,7 +35,9 @@ private func escaped(_ text: String) -> String {
 
 @Suite("BertTokenizer")
 struct TokenizerTests {
-  @Test("vocabulary: special ids and sizes", .enabled(if: Fixtures.exists(vocabURL), Comment(rawValue: Fixtures.missing(vocabURL))))
+  @Test(
+    "vocabulary: special ids and sizes",
+    .enabled(if: Fixtures.exists(vocabURL), Comment(rawValue: Fixtures.missing(vocabURL))))
   func specialIDs() throws {
     let tokenizer = try BertTokenizer(vocabPath: vocabURL.path)
     #expect(tokenizer.vocabularySize == 30524)
@@ -59,7 +61,9 @@ struct TokenizerTests {
     #expect(Array(prompt.dropLast()) == [30522, 1037, 3861, 1997])
   }
 
-  @Test("every case of fixtures/tokenizer/cases.jsonl", .enabled(if: Fixtures.exists(casesURL), Comment(rawValue: Fixtures.missing(casesURL))))
+  @Test(
+    "every case of fixtures/tokenizer/cases.jsonl",
+    .enabled(if: Fixtures.exists(casesURL), Comment(rawValue: Fixtures.missing(casesURL))))
   func allFixtureCases() throws {
     let tokenizer = try #require(sharedTokenizer, "cannot load \(vocabURL.path)")
     let text = try String(contentsOf: casesURL, encoding: .utf8)
@@ -88,7 +92,8 @@ struct TokenizerTests {
       }
     }
     #expect(total == 9856)
-    #expect(failures.isEmpty, "\(failures.count) of \(total) cases differ:\n\(failures.prefix(40).joined(separator: "\n"))")
+    #expect(
+      failures.isEmpty, "\(failures.count) of \(total) cases differ:\n\(failures.prefix(40).joined(separator: "\n"))")
   }
 
   @Test(
@@ -115,13 +120,15 @@ struct TokenizerTests {
     }
   }
 
-  @Test("basic tokenizer details", .enabled(if: Fixtures.exists(vocabURL), Comment(rawValue: Fixtures.missing(vocabURL))))
+  @Test(
+    "basic tokenizer details", .enabled(if: Fixtures.exists(vocabURL), Comment(rawValue: Fixtures.missing(vocabURL))))
   func basicTokenizerDetails() throws {
     let tokenizer = try #require(sharedTokenizer)
     // Final sigma is lower-cased per code point (σ), as HF's regex does.
     #expect(tokenizer.tokenize("ΟΔΟΣ.") == ["ο", "##δ", "##ο", "##σ", "."])
     // Hangul syllables decompose to jamo (NFD); lookups compare scalars, not canonical equivalence.
-    #expect(tokenizer.encode("한국어", addSpecialTokens: false) == [1469, 30006, 30021, 29991, 30014, 30020, 29999, 30008])
+    #expect(
+      tokenizer.encode("한국어", addSpecialTokens: false) == [1469, 30006, 30021, 29991, 30014, 30020, 29999, 30008])
     #expect(tokenizer.tokenize("İstanbul") == ["istanbul"])
     #expect(tokenizer.tokenize("a\u{2028}b") == ["a", "b"])
     #expect(tokenizer.tokenize("[CLS] x [cls]") == ["[CLS]", "x", "[", "cl", "##s", "]"])
@@ -142,12 +149,15 @@ struct TokenizerTests {
     let ids = [30522, 1037, 9697, 30523, 9697, 999_999, 100, 1012, 2005, 1005, 1055]
     #expect(tokenizer.decode(ids, skipSpecialTokens: false) == "[DEC] abrook [ENC] ##brook [UNK] [UNK]. for's")
     #expect(tokenizer.decode(ids) == "abrookbrook [UNK]. for's")
-    #expect(tokenizer.decode(ids, skipSpecialTokens: true, cleanUpTokenizationSpaces: false) == "abrookbrook [UNK] . for ' s")
+    #expect(
+      tokenizer.decode(ids, skipSpecialTokens: true, cleanUpTokenizationSpaces: false) == "abrookbrook [UNK] . for ' s")
     #expect(tokenizer.decode([]) == "")
     #expect(tokenizer.decode([101, 102, 0]) == "")
   }
 
-  @Test("tag input truncation keeps [ENC] + first pieces + [SEP]", .enabled(if: Fixtures.exists(vocabURL), Comment(rawValue: Fixtures.missing(vocabURL))))
+  @Test(
+    "tag input truncation keeps [ENC] + first pieces + [SEP]",
+    .enabled(if: Fixtures.exists(vocabURL), Comment(rawValue: Fixtures.missing(vocabURL))))
   func truncation() throws {
     let tokenizer = try #require(sharedTokenizer)
     let text = Array(repeating: "dog", count: 50).joined(separator: " ")
@@ -161,7 +171,9 @@ struct TokenizerTests {
 
   @Test("a small in-memory vocabulary")
   func smallVocabulary() throws {
-    let tokenizer = try BertTokenizer(vocab: ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "un", "##aff", "##able", "a", "."])
+    let tokenizer = try BertTokenizer(vocab: [
+      "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "un", "##aff", "##able", "a", ".",
+    ])
     #expect(tokenizer.vocabularySize == 12)
     #expect(tokenizer.decoderStartTokenID == 10)
     #expect(tokenizer.encoderTokenID == 11)

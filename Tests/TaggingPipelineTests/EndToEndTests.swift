@@ -104,9 +104,11 @@ struct EndToEndTests {
     #expect(lines.filter { $0.contains("\"type\":\"frame\"") }.count == 4)
   }
 
-  @Test("Every shipped offline pipeline file runs with the fixture models", arguments: [
-    "offline-ram-plus.yaml", "captions-tag2text.yaml", "videoqa-export.yaml",
-  ])
+  @Test(
+    "Every shipped offline pipeline file runs with the fixture models",
+    arguments: [
+      "offline-ram-plus.yaml", "captions-tag2text.yaml", "videoqa-export.yaml",
+    ])
   func pipelineFiles(name: String) throws {
     let dir = try Fixtures.temporaryDirectory("vtag-pipeline")
     defer { try? FileManager.default.removeItem(at: dir) }
@@ -114,7 +116,8 @@ struct EndToEndTests {
     let base = dir.appendingPathComponent("out").path
     let tagger = name == "videoqa-export.yaml" ? Self.tag2text : Self.ramPlus
     var args = [
-      "run", file, "--set", "source=\(Self.carphone)", "--set", "models.tagger=\(tagger)", "--set", "output.base=\(base)",
+      "run", file, "--set", "source=\(Self.carphone)", "--set", "models.tagger=\(tagger)", "--set",
+      "output.base=\(base)",
     ]
     if name == "captions-tag2text.yaml" { args += ["--set", "models.captioner=\(Self.tag2text)"] }
     let r = try VTagProcess.run(args)
@@ -122,7 +125,9 @@ struct EndToEndTests {
     let bundle = try ModelBundle(directory: URL(fileURLWithPath: tagger))
     _ = try checkTimeline(base + ".jsonl", vocabulary: TagVocabulary(bundle: bundle))
     let written = try FileManager.default.contentsOfDirectory(atPath: dir.path)
-    for f in written where f.hasSuffix(".vtt") || f.hasSuffix(".srt") { try checkWithFFmpeg(dir.appendingPathComponent(f).path) }
+    for f in written where f.hasSuffix(".vtt") || f.hasSuffix(".srt") {
+      try checkWithFFmpeg(dir.appendingPathComponent(f).path)
+    }
     if name == "videoqa-export.yaml" {
       let text = try String(contentsOfFile: base + ".videochat.txt", encoding: .utf8)
       #expect(text.contains("Second 1:") && text.contains("Second 4:"))
@@ -142,14 +147,17 @@ struct EndToEndTests {
     #expect(r.stderr.contains("/dev/video-nonexistent"))
   }
 
-  @Test("SIGINT during a run: exit 130, complete JSONL lines, well-formed WebVTT", .enabled(if: VTagProcess.hasTool("ffmpeg")))
+  @Test(
+    "SIGINT during a run: exit 130, complete JSONL lines, well-formed WebVTT",
+    .enabled(if: VTagProcess.hasTool("ffmpeg")))
   func interrupt() throws {
     let dir = try Fixtures.temporaryDirectory("vtag-sigint")
     defer { try? FileManager.default.removeItem(at: dir) }
     let video = dir.appendingPathComponent("long.mp4").path
     try #require(
       try VTagProcess.shell(
-        "ffmpeg -nostdin -v error -f lavfi -i testsrc=duration=60:size=160x120:rate=10 -c:v libx264 -pix_fmt yuv420p '\(video)'")
+        "ffmpeg -nostdin -v error -f lavfi -i testsrc=duration=60:size=160x120:rate=10 -c:v libx264 -pix_fmt yuv420p '\(video)'"
+      )
         == 0)
     let base = dir.appendingPathComponent("long").path
     let p = Process()
@@ -197,7 +205,8 @@ struct EndToEndTests {
     #expect(r.status == 1)
     #expect(r.stderr.contains("/nonexistent-dir"))
     let yaml = dir.appendingPathComponent("p.yaml")
-    try "source: \(Self.carphone)\nsampling:\n  every: 1s\n  evry: 2s\n".write(to: yaml, atomically: true, encoding: .utf8)
+    try "source: \(Self.carphone)\nsampling:\n  every: 1s\n  evry: 2s\n".write(
+      to: yaml, atomically: true, encoding: .utf8)
     r = try VTagProcess.run(["run", yaml.path])
     #expect(r.status == 1)
     #expect(r.stderr.contains("p.yaml:4") && r.stderr.contains("sampling.evry"))
@@ -205,12 +214,16 @@ struct EndToEndTests {
     r = try VTagProcess.run(["run", yaml.path])
     #expect(r.status == 1)
     #expect(r.stderr.contains("p.yaml:2") && r.stderr.contains("batch") && r.stderr.contains("integer"))
-    let missing = try VTagProcess.run(["tag", "/nonexistent/movie.mp4", "--model", Self.ram, "-o", dir.appendingPathComponent("m").path])
+    let missing = try VTagProcess.run([
+      "tag", "/nonexistent/movie.mp4", "--model", Self.ram, "-o", dir.appendingPathComponent("m").path,
+    ])
     #expect(missing.status == 1)
     #expect(missing.stderr.contains("/nonexistent/movie.mp4"))
   }
 
-  @Test("Static scenes: reused results equal recomputed ones, and forwards are saved", .enabled(if: VTagProcess.hasTool("ffmpeg")))
+  @Test(
+    "Static scenes: reused results equal recomputed ones, and forwards are saved",
+    .enabled(if: VTagProcess.hasTool("ffmpeg")))
   func staticScene() throws {
     let dir = try Fixtures.temporaryDirectory("vtag-static")
     defer { try? FileManager.default.removeItem(at: dir) }
@@ -218,7 +231,8 @@ struct EndToEndTests {
     // A still picture for 4 s, then a different one: lossless, so decoded frames are identical.
     try #require(
       try VTagProcess.shell(
-        "ffmpeg -nostdin -v error -f lavfi -i 'color=c=red:size=96x64:rate=5:duration=4' -f lavfi -i 'testsrc=size=96x64:rate=5:duration=3' -filter_complex '[0:v][1:v]concat=n=2:v=1[v]' -map '[v]' -c:v ffv1 '\(video)'")
+        "ffmpeg -nostdin -v error -f lavfi -i 'color=c=red:size=96x64:rate=5:duration=4' -f lavfi -i 'testsrc=size=96x64:rate=5:duration=3' -filter_complex '[0:v][1:v]concat=n=2:v=1[v]' -map '[v]' -c:v ffv1 '\(video)'"
+      )
         == 0)
     var outputs: [[String]] = []
     var stderrs: [String] = []
@@ -228,7 +242,8 @@ struct EndToEndTests {
       #expect(r.status == 0, "\(r.stderr)")
       stderrs.append(r.stderr)
       let lines = try String(contentsOfFile: base + ".jsonl", encoding: .utf8).split(separator: "\n")
-      outputs.append(lines.filter { $0.contains("\"type\":\"frame\"") || $0.contains("\"type\":\"segment\"") }.map(String.init))
+      outputs.append(
+        lines.filter { $0.contains("\"type\":\"frame\"") || $0.contains("\"type\":\"segment\"") }.map(String.init))
     }
     #expect(outputs[0] == outputs[1], "reused results differ from recomputed ones")
     #expect(outputs[0].filter { $0.contains("\"type\":\"frame\"") }.count == 7)

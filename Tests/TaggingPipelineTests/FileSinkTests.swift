@@ -13,15 +13,22 @@ import VTagTestSupport
       try SinkPlan(formats: "jsonl,webm", base: base, captions: true)
     }
     #expect(throws: SinkError.emptyFormatList) { try SinkPlan(formats: " , ", base: base, captions: true) }
-    #expect(throws: SinkError.needsCaptions(format: "srt")) { try SinkPlan(formats: "srt", base: base, captions: false) }
-    #expect(throws: SinkError.stdoutNeedsJSONL(formats: ["vtt"])) { try SinkPlan(formats: "jsonl,vtt", base: "-", captions: true) }
+    #expect(throws: SinkError.needsCaptions(format: "srt")) {
+      try SinkPlan(formats: "srt", base: base, captions: false)
+    }
+    #expect(throws: SinkError.stdoutNeedsJSONL(formats: ["vtt"])) {
+      try SinkPlan(formats: "jsonl,vtt", base: "-", captions: true)
+    }
     #expect(throws: SinkError.directoryMissing(path: dir.path + "/nope")) {
       try SinkPlan(formats: "jsonl", base: dir.path + "/nope/movie", captions: false)
     }
-    #expect(throws: SinkError.baseIsDirectory(path: dir.path)) { try SinkPlan(formats: "jsonl", base: dir.path, captions: false) }
+    #expect(throws: SinkError.baseIsDirectory(path: dir.path)) {
+      try SinkPlan(formats: "jsonl", base: dir.path, captions: false)
+    }
     if getuid() != 0 {
       let ro = dir.appendingPathComponent("ro")
-      try FileManager.default.createDirectory(at: ro, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o555])
+      try FileManager.default.createDirectory(
+        at: ro, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o555])
       #expect(throws: SinkError.directoryNotWritable(path: ro.path)) {
         try SinkPlan(formats: "jsonl", base: ro.path + "/movie", captions: false)
       }
@@ -32,11 +39,13 @@ import VTagTestSupport
   }
 
   @Test func planNamesTheFilesWhisperStyle() throws {
-    let plan = try SinkPlan(formats: "JSONL, vtt,srt,videochat,jsonl", base: "out/movie", captions: true, checkDirectory: false)
-    #expect(plan.outputs.map(\.path) == [
-      "out/movie.jsonl", "out/movie.tags.vtt", "out/movie.captions.vtt", "out/movie.meta.vtt", "out/movie.srt",
-      "out/movie.videochat.txt",
-    ])
+    let plan = try SinkPlan(
+      formats: "JSONL, vtt,srt,videochat,jsonl", base: "out/movie", captions: true, checkDirectory: false)
+    #expect(
+      plan.outputs.map(\.path) == [
+        "out/movie.jsonl", "out/movie.tags.vtt", "out/movie.captions.vtt", "out/movie.meta.vtt", "out/movie.srt",
+        "out/movie.videochat.txt",
+      ])
     let noCaptions = try SinkPlan(formats: "vtt", base: "movie", captions: false, checkDirectory: false)
     #expect(noCaptions.outputs.map(\.kind) == [.tagsVTT, .metaVTT])
     #expect(try SinkPlan(formats: "jsonl", base: "-", captions: false).outputs == [.init(kind: .jsonl, path: "-")])
@@ -45,7 +54,8 @@ import VTagTestSupport
   /// Writes the synthetic run to real files through the sinks; `stopAfter`: leave without `finish()`
   /// after that many records (a killed process).
   func writeRun(_ dir: URL, records: [TimelineRecord], stopAfter: Int? = nil) throws -> SinkPlan {
-    let plan = try SinkPlan(formats: "jsonl,vtt,srt,videochat", base: dir.appendingPathComponent("run").path, captions: true)
+    let plan = try SinkPlan(
+      formats: "jsonl,vtt,srt,videochat", base: dir.appendingPathComponent("run").path, captions: true)
     let sinks = try plan.open()
     let all = MultiSink(sinks)
     for (i, r) in records.enumerated() {
@@ -62,7 +72,8 @@ import VTagTestSupport
     defer { try? FileManager.default.removeItem(at: dir) }
     _ = try writeRun(dir, records: SyntheticRun.records())
     for name in ["run.jsonl", "run.tags.vtt", "run.captions.vtt", "run.meta.vtt", "run.srt", "run.videochat.txt"] {
-      #expect(try String(contentsOf: dir.appendingPathComponent(name), encoding: .utf8) == (try Golden.text(name)), "\(name)")
+      #expect(
+        try String(contentsOf: dir.appendingPathComponent(name), encoding: .utf8) == (try Golden.text(name)), "\(name)")
     }
   }
 

@@ -3,7 +3,9 @@ import Testing
 @testable import TaggingPipeline
 
 /// Offers frames at `times` (index = position) and returns the sampled (index, reasons) pairs.
-func run(_ sampler: inout Sampler, times: [Double], keys: Set<Int> = [], thumbnails: [Thumbnail]? = nil) -> [SampledFrame] {
+func run(_ sampler: inout Sampler, times: [Double], keys: Set<Int> = [], thumbnails: [Thumbnail]? = nil)
+  -> [SampledFrame]
+{
   var out: [SampledFrame] = []
   for (i, t) in times.enumerated() {
     out += sampler.offer(index: i, t: t, isKey: keys.contains(i), thumbnail: thumbnails?[i])
@@ -54,7 +56,9 @@ func flat(_ value: UInt8, count: Int = 32 * 18) -> Thumbnail {
     // targets 0, 2.5, 5, 7.5: 2.5 is halfway between 2.4 and 2.6? no: frames exist at 2.5 exactly (index 25)
     #expect(picked.map(\.index) == [0, 25, 50, 75])
     #expect(picked.count == 4)
-    #expect(throws: SamplingError.uniformNeedsDuration) { try Sampler(settings: SamplingSettings(mode: .uniform(count: 4))) }
+    #expect(throws: SamplingError.uniformNeedsDuration) {
+      try Sampler(settings: SamplingSettings(mode: .uniform(count: 4)))
+    }
   }
 
   @Test func keyframesOnly() throws {
@@ -71,7 +75,9 @@ func flat(_ value: UInt8, count: Int = 32 * 18) -> Thumbnail {
 
   @Test func badSettingsAreRejected() {
     #expect(throws: SamplingError.self) { try Sampler(settings: SamplingSettings(mode: .every(seconds: 0))) }
-    #expect(throws: SamplingError.self) { try Sampler(settings: SamplingSettings(mode: .uniform(count: 0)), duration: 5) }
+    #expect(throws: SamplingError.self) {
+      try Sampler(settings: SamplingSettings(mode: .uniform(count: 0)), duration: 5)
+    }
     #expect(throws: SamplingError.self) {
       try Sampler(settings: SamplingSettings(mode: .every(seconds: 1), sceneThreshold: -1))
     }

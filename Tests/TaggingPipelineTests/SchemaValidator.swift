@@ -63,7 +63,9 @@ struct SchemaValidator {
     }
     if let fields = v.objectValue {
       for r in schema["required"]?.arrayValue ?? [] {
-        if let name = r.stringValue, !fields.contains(where: { $0.0 == name }) { problems.append("\(path): missing \(name)") }
+        if let name = r.stringValue, !fields.contains(where: { $0.0 == name }) {
+          problems.append("\(path): missing \(name)")
+        }
       }
       let properties = schema["properties"]?.objectValue ?? []
       for (k, value) in fields {

@@ -8,7 +8,8 @@ let abc = TagVocabulary(tags: ["a", "b", "c"], tagsChinese: ["甲 ", "乙", "丙
 /// and returns every segment with the sample index at which it was reported (`count` = at finish).
 func segment(
   _ active: [[Int]], times: [Double]? = nil, cuts: Set<Int> = [], scores: [[Float]]? = nil,
-  settings: SegmentSettings = SegmentSettings(minDuration: 1, fillGap: 1), interval: Double = 1, streamEnd: Double? = nil
+  settings: SegmentSettings = SegmentSettings(minDuration: 1, fillGap: 1), interval: Double = 1,
+  streamEnd: Double? = nil
 ) -> (segments: [TagSegment], reportedAt: [Int], watermarks: [Double], segmenter: Segmenter) {
   var s = Segmenter(settings: settings, sampleInterval: interval, vocabulary: abc)
   var segments: [TagSegment] = []
@@ -114,7 +115,8 @@ func spans(_ segments: [TagSegment]) -> [String] {
   }
 
   @Test func explicitPadding() {
-    let r = segment([[], [], [0], [0], [], [], [], []], settings: SegmentSettings(minDuration: 0, fillGap: 0, padding: 0))
+    let r = segment(
+      [[], [], [0], [0], [], [], [], []], settings: SegmentSettings(minDuration: 0, fillGap: 0, padding: 0))
     #expect(spans(r.segments) == ["a 2.0-3.0 n=2"])
   }
 }

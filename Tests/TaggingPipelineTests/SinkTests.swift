@@ -122,7 +122,9 @@ func checkWebVTT(_ text: String, sourceLocation: SourceLocation = #_sourceLocati
     cues += b.consume(frame(2, "two"))
     cues += b.consume(frame(6, nil))  // two ends at 5 (max 3 s), written now
     cues += b.consume(frame(7, "three"))
-    cues += b.consume(.summary(TimelineSummary(duration: 8, counters: RunCounters(), captions: 3, segments: 0, interrupted: false, tags: [])))
+    cues += b.consume(
+      .summary(
+        TimelineSummary(duration: 8, counters: RunCounters(), captions: 3, segments: 0, interrupted: false, tags: [])))
     cues += b.finish()
     #expect(cues.map { "\($0.start)-\($0.end) \($0.text)" } == ["0.0-2.0 one", "2.0-5.0 two", "7.0-8.0 three"])
   }
@@ -133,8 +135,13 @@ func checkWebVTT(_ text: String, sourceLocation: SourceLocation = #_sourceLocati
     #expect(lines[0] == "Video tags are: dog | grass | rock & roll <live>")
     #expect(lines[1] == "Tag times are: dog 0.0-5.5s | grass 1.5-4.5s, 6.0-8.5s | rock & roll <live> 6.5-9.5s")
     // Ask-Anything: "Second N:caption.\n" joined with " ".
-    #expect(text.hasSuffix("The second description of the video is: Second 1:a dog on the grass.\n Second 5:a dog & a <cat> --> here.\n Second 9:rock band.\n"))
-    #expect(VideoChatFormatter.secondDescriptions([(0.0, "a"), (1.0, "b"), (2.9, "c")]) == "Second 1:a.\n Second 2:b.\n Second 3:c.\n")
+    #expect(
+      text.hasSuffix(
+        "The second description of the video is: Second 1:a dog on the grass.\n Second 5:a dog & a <cat> --> here.\n Second 9:rock band.\n"
+      ))
+    #expect(
+      VideoChatFormatter.secondDescriptions([(0.0, "a"), (1.0, "b"), (2.9, "c")])
+        == "Second 1:a.\n Second 2:b.\n Second 3:c.\n")
     #expect(SyntheticRun.text(VideoChatFormatter(), []) == "")
   }
 
@@ -145,7 +152,9 @@ func checkWebVTT(_ text: String, sourceLocation: SourceLocation = #_sourceLocati
       .frame(FrameRecord(t: t, frameIndex: nil, sceneCut: false, tags: [], caption: nil, settled: settled))
     }
     func seg(_ i: Int, _ s: Double, _ e: Double) -> TimelineRecord {
-      .segment(TagSegment(tagIndex: i, tag: ["a", "b"][i], tagZh: nil, start: s, end: e, scoreMax: 1, scoreMean: 1, samples: 1))
+      .segment(
+        TagSegment(
+          tagIndex: i, tag: ["a", "b"][i], tagZh: nil, start: s, end: e, scoreMax: 1, scoreMean: 1, samples: 1))
     }
     #expect(f.format(seg(1, 2, 3)) == [])
     #expect(f.format(frame(5, settled: 0.5)) == [])  // a (from 0.5) still open

@@ -29,7 +29,8 @@ enum SyntheticRun {
   static func records(
     smoothing: SmoothingSettings = SmoothingSettings(method: .none), interruptedAfter: Int? = nil
   ) -> [TimelineRecord] {
-    var builder = TimelineBuilder(settings: settings(smoothing: smoothing), vocabulary: vocabulary, thresholds: thresholds)
+    var builder = TimelineBuilder(
+      settings: settings(smoothing: smoothing), vocabulary: vocabulary, thresholds: thresholds)
     var records = [
       builder.header(
         vtagVersion: "0.0.0-test",
@@ -49,7 +50,8 @@ enum SyntheticRun {
     }
     records += builder.finish(
       streamEnd: interruptedAfter == nil ? 10 : nil,
-      counters: RunCounters(framesDecoded: (last + 1) * 30, framesSampled: last + 1, forwards: (last + 4) / 4, framesDropped: 0),
+      counters: RunCounters(
+        framesDecoded: (last + 1) * 30, framesSampled: last + 1, forwards: (last + 4) / 4, framesDropped: 0),
       interrupted: interruptedAfter != nil)
     return records
   }

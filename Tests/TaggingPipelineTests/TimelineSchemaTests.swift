@@ -50,7 +50,9 @@ func sampleTimelines() -> [String: [TimelineRecord]] {
 
   @Test func pythonJSONSchemaAgrees() throws {
     guard VTagProcess.hasTool("python3"), (try? VTagProcess.shell("python3 -c 'import jsonschema'")) == 0 else {
-      print("skipped: python3 with the jsonschema package is not available (pip install jsonschema); the Swift-side schema check ran instead")
+      print(
+        "skipped: python3 with the jsonschema package is not available (pip install jsonschema); the Swift-side schema check ran instead"
+      )
       return
     }
     let dir = try Fixtures.temporaryDirectory("vtag-schema")
@@ -106,7 +108,8 @@ func sampleTimelines() -> [String: [TimelineRecord]] {
         Issue.record("\(name): no header/summary")
         continue
       }
-      var segmenter = Segmenter(settings: header.segments, sampleInterval: header.sampleInterval, vocabulary: SyntheticRun.vocabulary)
+      var segmenter = Segmenter(
+        settings: header.segments, sampleInterval: header.sampleInterval, vocabulary: SyntheticRun.vocabulary)
       var expected: [TagSegment] = []
       for case .frame(let f) in decoded {
         var scores = [Float](repeating: 0, count: SyntheticRun.vocabulary.count)
@@ -116,7 +119,8 @@ func sampleTimelines() -> [String: [TimelineRecord]] {
         #expect(out.settledUntil == f.settled, "\(name) t=\(f.t)")
       }
       expected += segmenter.finish(streamEnd: summary.interrupted ? nil : summary.duration)
-      let actual = decoded.compactMap { r -> TagSegment? in if case .segment(let s) = r { return s } else { return nil } }
+      let actual = decoded.compactMap { r -> TagSegment? in if case .segment(let s) = r { return s } else { return nil }
+      }
       #expect(actual == expected, "\(name)")
       #expect(summary.segments == actual.count)
     }

@@ -63,7 +63,8 @@ struct KernelTests {
         Ops.layerNorm(xp.baseAddress!, rows: rows, dim: dim, gamma: g, beta: b, eps: 1e-5, into: $0.baseAddress!)
       }
       ref.withUnsafeMutableBufferPointer {
-        Ops.Reference.layerNorm(xp.baseAddress!, rows: rows, dim: dim, gamma: g, beta: b, eps: 1e-5, into: $0.baseAddress!)
+        Ops.Reference.layerNorm(
+          xp.baseAddress!, rows: rows, dim: dim, gamma: g, beta: b, eps: 1e-5, into: $0.baseAddress!)
       }
     }
     var worst: Float = 0
@@ -73,7 +74,9 @@ struct KernelTests {
 
   @Test("Linear through sgemm equals a naive x·Wᵀ + b")
   func linear() {
-    let rows = 5, inF = 7, outF = 3
+    let rows = 5
+    let inF = 7
+    let outF = 3
     let x = Self.values(rows * inF, scale: 1)
     let w = Self.values(outF * inF, scale: 1, seed: 11)
     let b = Self.values(outF, scale: 1, seed: 13)
@@ -90,16 +93,21 @@ struct KernelTests {
     }
   }
 
-  @Test("Few-row linear layers (streamed weights) equal the naive product, with and without accumulation", arguments: [1, 3, 4])
+  @Test(
+    "Few-row linear layers (streamed weights) equal the naive product, with and without accumulation",
+    arguments: [1, 3, 4])
   func fewRows(rows: Int) {
-    let inF = 77, outF = 300
+    let inF = 77
+    let outF = 300
     let x = Self.values(rows * inF, scale: 1, seed: 31)
     let w = Self.values(outF * inF, scale: 1, seed: 32)
     let b = Self.values(outF, scale: 1, seed: 33)
     for accumulate in [false, true] {
       var y = [Float](repeating: 0.5, count: rows * outF)
       y.withUnsafeMutableBufferPointer {
-        BLAS.linear(x, rows: rows, inFeatures: inF, weight: w, bias: b, outFeatures: outF, into: $0.baseAddress!, accumulate: accumulate)
+        BLAS.linear(
+          x, rows: rows, inFeatures: inF, weight: w, bias: b, outFeatures: outF, into: $0.baseAddress!,
+          accumulate: accumulate)
       }
       for r in 0..<rows {
         for o in 0..<outF {

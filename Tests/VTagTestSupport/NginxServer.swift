@@ -20,7 +20,9 @@ public final class NginxServer: @unchecked Sendable {
   public static var available: Bool { binary != nil }
 
   static var binary: String? {
-    for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":").map(String.init) + ["/usr/sbin", "/usr/local/sbin"] {
+    for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":").map(String.init) + [
+      "/usr/sbin", "/usr/local/sbin",
+    ] {
       let p = dir + "/nginx"
       if FileManager.default.isExecutableFile(atPath: p) { return p }
     }
@@ -29,7 +31,9 @@ public final class NginxServer: @unchecked Sendable {
 
   /// Starts nginx serving `root`; `locations` is extra config placed inside the `server` block.
   public init(root: URL, locations: String = "") throws {
-    guard let nginx = Self.binary else { throw NSError(domain: "NginxServer", code: 1, userInfo: [NSLocalizedDescriptionKey: "nginx is not installed"]) }
+    guard let nginx = Self.binary else {
+      throw NSError(domain: "NginxServer", code: 1, userInfo: [NSLocalizedDescriptionKey: "nginx is not installed"])
+    }
     prefix = try Fixtures.temporaryDirectory("vtag-nginx")
     try FileManager.default.createDirectory(at: prefix.appendingPathComponent("tmp"), withIntermediateDirectories: true)
     port = try Self.freePort()
@@ -71,7 +75,8 @@ public final class NginxServer: @unchecked Sendable {
       if !process.isRunning || Date() > deadline {
         let log = (try? String(contentsOf: prefix.appendingPathComponent("error.log"), encoding: .utf8)) ?? ""
         stop()
-        throw NSError(domain: "NginxServer", code: 2, userInfo: [NSLocalizedDescriptionKey: "nginx did not start: \(log)"])
+        throw NSError(
+          domain: "NginxServer", code: 2, userInfo: [NSLocalizedDescriptionKey: "nginx did not start: \(log)"])
       }
       usleep(20_000)
     }
@@ -137,7 +142,9 @@ public final class NginxServer: @unchecked Sendable {
     addr.sin_port = in_port_t(UInt16(port).bigEndian)
     addr.sin_addr.s_addr = inet_addr("127.0.0.1")
     return withUnsafePointer(to: &addr) {
-      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+        connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+      }
     } == 0
   }
 }

@@ -13,7 +13,8 @@ var found = 0
 for (n, line) in text.split(separator: "\n").enumerated() {
   do {
     if case .segment(let s) = try TimelineRecord(jsonLine: String(line)), s.tag == args[2] || s.tagZh == args[2] {
-      print(String(format: "%@: %.2f–%.2f s (%d samples, max score %.2f)", s.tag, s.start, s.end, s.samples, s.scoreMax))
+      print(
+        String(format: "%@: %.2f–%.2f s (%d samples, max score %.2f)", s.tag, s.start, s.end, s.samples, s.scoreMax))
       found += 1
     }
   } catch {

@@ -240,7 +240,8 @@ final class CaptureSession: @unchecked Sendable {
     let re = device.ioctl(cv4l2_VIDIOC_REQBUFS, &req)
     if re != 0 {
       abandon()
-      throw re == EINVAL ? fail(.ioctlFailed("the driver does not support mmap streaming")) : ioctlError("VIDIOC_REQBUFS", re)
+      throw re == EINVAL
+        ? fail(.ioctlFailed("the driver does not support mmap streaming")) : ioctlError("VIDIOC_REQBUFS", re)
     }
     if req.count < 2 {
       abandon()

@@ -80,7 +80,8 @@ public final class LibV4L2Device: V4L2Device {
     let fd = cv4l2_open(path)
     if fd < 0 {
       let e = errno
-      throw CameraError(device: path, reason: e == ENODEV || e == ENXIO ? .disconnected : .cannotOpen(V4L2Errno(e).description))
+      throw CameraError(
+        device: path, reason: e == ENODEV || e == ENXIO ? .disconnected : .cannotOpen(V4L2Errno(e).description))
     }
     return LibV4L2Device(path: path, fd: fd)
   }

@@ -19,7 +19,9 @@ public enum FramePreprocessing {
   }
 
   /// The ``FrameOutput`` a video source should deliver for `resize` at `size`.
-  public static func frameOutput(for resize: Resize, size: Int = ModelInput.defaultSize, filter: ScaleFilter = .bilinear)
+  public static func frameOutput(
+    for resize: Resize, size: Int = ModelInput.defaultSize, filter: ScaleFilter = .bilinear
+  )
     -> FrameOutput
   {
     switch resize {

@@ -113,7 +113,9 @@ public enum RGBRotation {
             }
             let si = (y * w + x) * 3
             let di = (ny * outW + nx) * 3
-            d[di] = s[si]; d[di + 1] = s[si + 1]; d[di + 2] = s[si + 2]
+            d[di] = s[si]
+            d[di + 1] = s[si + 1]
+            d[di + 2] = s[si + 2]
           }
         }
       }
@@ -132,7 +134,9 @@ public enum RGBScaling {
       let ctx = sws_getContext(
         Int32(image.width), Int32(image.height), AV_PIX_FMT_RGB24, Int32(width), Int32(height), AV_PIX_FMT_RGB24,
         FrameScaler.flags(filter), nil, nil, nil)
-    else { throw FrameScaler.Failure(message: "swscale cannot scale \(image.width)×\(image.height) to \(width)×\(height)") }
+    else {
+      throw FrameScaler.Failure(message: "swscale cannot scale \(image.width)×\(image.height) to \(width)×\(height)")
+    }
     defer { sws_freeContext(ctx) }
     var rows: Int32 = 0
     let out = try RGBImage(width: width, height: height) { out in
@@ -144,7 +148,9 @@ public enum RGBScaling {
         rows = sws_scale(ctx, &srcPlanes, &srcStrides, 0, Int32(image.height), &dst, &dstStrides)
       }
     }
-    guard rows == Int32(height) else { throw FrameScaler.Failure(message: "swscale produced \(rows) of \(height) rows") }
+    guard rows == Int32(height) else {
+      throw FrameScaler.Failure(message: "swscale produced \(rows) of \(height) rows")
+    }
     return out
   }
 }

@@ -237,7 +237,10 @@ private final class Demuxer: @unchecked Sendable {
         kinds.append("\(type) (\(String(cString: avcodec_get_name(p.pointee.codec_id))))")
       }
       avformat_close_input(&format)
-      throw fail(.noVideoStream(kinds.isEmpty ? "format \(formatName) has no streams" : "format \(formatName) has " + kinds.joined(separator: ", ")))
+      throw fail(
+        .noVideoStream(
+          kinds.isEmpty
+            ? "format \(formatName) has no streams" : "format \(formatName) has " + kinds.joined(separator: ", ")))
     }
     stream = st
     streamIndex = best
@@ -270,7 +273,8 @@ private final class Demuxer: @unchecked Sendable {
     if opened < 0 {
       avcodec_free_context(&codec)
       avformat_close_input(&format)
-      throw fail(.unsupportedCodec("\(codecName): the decoder refuses the stream: \(FFmpegStillDecoding.errorString(opened))"))
+      throw fail(
+        .unsupportedCodec("\(codecName): the decoder refuses the stream: \(FFmpegStillDecoding.errorString(opened))"))
     }
 
     let tb = st.pointee.time_base
@@ -287,9 +291,12 @@ private final class Demuxer: @unchecked Sendable {
     let ccw = cff_stream_display_rotation(st)
     let clockwise = ((Int((-ccw).rounded()) % 360) + 360) % 360
     let rotation = [0, 90, 180, 270].min { abs($0 - clockwise) < abs($1 - clockwise) } ?? 0
-    let seekable = (fmtCtx.pointee.pb.map { $0.pointee.seekable != 0 } ?? false)
-      && (fmtCtx.pointee.iformat.map { $0.pointee.flags & AVFMT_NOFILE == 0 } ?? true) || (fmtCtx.pointee.pb == nil && duration != nil)
-    let autoLive = scheme.map { Self.liveSchemes.contains($0) } ?? false || (duration == nil && !seekable && input != "-")
+    let seekable =
+      (fmtCtx.pointee.pb.map { $0.pointee.seekable != 0 } ?? false)
+      && (fmtCtx.pointee.iformat.map { $0.pointee.flags & AVFMT_NOFILE == 0 } ?? true)
+      || (fmtCtx.pointee.pb == nil && duration != nil)
+    let autoLive =
+      scheme.map { Self.liveSchemes.contains($0) } ?? false || (duration == nil && !seekable && input != "-")
     let pixFmt = av_get_pix_fmt_name(AVPixelFormat(rawValue: par.pointee.format)).map { String(cString: $0) }
     info = VideoInfo(
       input: input, formatName: formatName, duration: duration, frameRate: frameRate,
@@ -542,7 +549,10 @@ private final class Demuxer: @unchecked Sendable {
     }
     let final = statisticsSnapshot()
     if final.decodedFrames == 0 && !buffer.isCancelled {
-      let why = final.readError ?? (final.rejectedPackets > 0 ? "\(final.rejectedPackets) packets rejected as invalid" : "no frame could be decoded")
+      let why =
+        final.readError
+        ?? (final.rejectedPackets > 0
+          ? "\(final.rejectedPackets) packets rejected as invalid" : "no frame could be decoded")
       buffer.finish(throwing: VideoSourceError(input: info.input, reason: .decodeFailed(why)))
       return
     }

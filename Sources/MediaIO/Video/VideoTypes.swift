@@ -88,7 +88,8 @@ public enum FrameOutput: Sendable, Equatable {
   case fullResolution
 
   /// 384 × 384 RGB with the bilinear filter: the models' input size.
-  public static let modelInput = FrameOutput.scaled(width: ModelInput.defaultSize, height: ModelInput.defaultSize, filter: .bilinear)
+  public static let modelInput = FrameOutput.scaled(
+    width: ModelInput.defaultSize, height: ModelInput.defaultSize, filter: .bilinear)
 }
 
 /// One decoded video frame.

@@ -104,7 +104,10 @@ public enum BundleSynthesis {
           return .tensor(PthWriter.TensorRef(storage: id, shape: shape))
         }
         state.append(
-          (.int(index), .dict([(.string("step"), .float(1)), (.string("exp_avg"), zeros()), (.string("exp_avg_sq"), zeros())])))
+          (
+            .int(index),
+            .dict([(.string("step"), .float(1)), (.string("exp_avg"), zeros()), (.string("exp_avg_sq"), zeros())])
+          ))
       }
       writer.setExtra(
         "optimizer",

@@ -95,7 +95,8 @@ public struct ModelBundle: Sendable {
     if FileManager.default.fileExists(atPath: directory.appendingPathComponent(InstallRecord.incompleteMarker).path) {
       throw BundleError.incomplete(path: directory.path, detail: "a `vtag models fetch` into it has not finished")
     }
-    if let record = try InstallRecord.read(directory: directory), let problem = record.sizeProblem(directory: directory) {
+    if let record = try InstallRecord.read(directory: directory), let problem = record.sizeProblem(directory: directory)
+    {
       throw BundleError.incomplete(path: directory.path, detail: problem)
     }
   }

@@ -23,8 +23,12 @@ public struct ModelConfig: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
       case type, depths
-      case patchSize = "patch_size", embedDim = "embed_dim", numHeads = "num_heads", windowSize = "window_size"
-      case mlpRatio = "mlp_ratio", layerNormEps = "layer_norm_eps"
+      case patchSize = "patch_size"
+      case embedDim = "embed_dim"
+      case numHeads = "num_heads"
+      case windowSize = "window_size"
+      case mlpRatio = "mlp_ratio"
+      case layerNormEps = "layer_norm_eps"
     }
 
     /// Channel width after the last stage (`embed_dim · 2^(stages−1)`).
@@ -43,8 +47,12 @@ public struct ModelConfig: Codable, Sendable, Equatable {
     public var maxPositionEmbeddings: Int?
 
     enum CodingKeys: String, CodingKey {
-      case hiddenSize = "hidden_size", numLayers = "num_layers", numHeads = "num_heads"
-      case intermediateSize = "intermediate_size", layerNormEps = "layer_norm_eps", encoderWidth = "encoder_width"
+      case hiddenSize = "hidden_size"
+      case numLayers = "num_layers"
+      case numHeads = "num_heads"
+      case intermediateSize = "intermediate_size"
+      case layerNormEps = "layer_norm_eps"
+      case encoderWidth = "encoder_width"
       case maxPositionEmbeddings = "max_position_embeddings"
     }
   }
@@ -59,7 +67,9 @@ public struct ModelConfig: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
       case prompt
-      case numBeams = "num_beams", maxLength = "max_length", minLength = "min_length"
+      case numBeams = "num_beams"
+      case maxLength = "max_length"
+      case minLength = "min_length"
       case repetitionPenalty = "repetition_penalty"
     }
   }
@@ -104,9 +114,15 @@ public struct ModelConfig: Codable, Sendable, Equatable {
 
   enum CodingKeys: String, CodingKey {
     case architecture, vision, threshold, caption, files, checkpoint
-    case imageSize = "image_size", taggingHead = "tagging_head", labelEmbeddingDim = "label_embedding_dim"
-    case descriptionsPerClass = "descriptions_per_class", numClasses = "num_classes", tagEncoder = "tag_encoder"
-    case textDecoder = "text_decoder", vocabSize = "vocab_size", deleteTagIndices = "delete_tag_indices"
+    case imageSize = "image_size"
+    case taggingHead = "tagging_head"
+    case labelEmbeddingDim = "label_embedding_dim"
+    case descriptionsPerClass = "descriptions_per_class"
+    case numClasses = "num_classes"
+    case tagEncoder = "tag_encoder"
+    case textDecoder = "text_decoder"
+    case vocabSize = "vocab_size"
+    case deleteTagIndices = "delete_tag_indices"
     case unusedByInference = "unused_by_inference"
   }
 
@@ -134,7 +150,8 @@ public struct ModelConfig: Codable, Sendable, Equatable {
       config = try JSONDecoder().decode(ModelConfig.self, from: data)
     } catch let DecodingError.keyNotFound(key, ctx) {
       throw BundleError.invalidConfig(
-        path: path, detail: "missing field '\((ctx.codingPath.map(\.stringValue) + [key.stringValue]).joined(separator: "."))'")
+        path: path,
+        detail: "missing field '\((ctx.codingPath.map(\.stringValue) + [key.stringValue]).joined(separator: "."))'")
     } catch let DecodingError.typeMismatch(_, ctx) {
       throw BundleError.invalidConfig(
         path: path, detail: "field '\(ctx.codingPath.map(\.stringValue).joined(separator: "."))' has the wrong type")
@@ -160,7 +177,8 @@ public struct ModelConfig: Codable, Sendable, Equatable {
     var side = imageSize / vision.patchSize
     for i in 0..<vision.depths.count {
       if side > vision.windowSize && side % vision.windowSize != 0 {
-        throw bad("vision stage \(i): the \(side)×\(side) token map does not split into \(vision.windowSize)-wide windows")
+        throw bad(
+          "vision stage \(i): the \(side)×\(side) token map does not split into \(vision.windowSize)-wide windows")
       }
       if i < vision.depths.count - 1 {
         if side % 2 != 0 { throw bad("vision stage \(i): odd token map \(side) cannot be patch-merged") }

@@ -213,7 +213,8 @@ public struct BeamSearch: Sendable {
         if nextTokens.count == numBeams { break }
       }
       guard nextTokens.count == numBeams else {
-        throw BeamSearchError.invalidLogits("fewer than \(numBeams) non-EOS candidates among the best \(candidateCount)")
+        throw BeamSearchError.invalidLogits(
+          "fewer than \(numBeams) non-EOS candidates among the best \(candidateCount)")
       }
       let doneLength: Int
       switch config.lengthNormalization {

@@ -49,10 +49,18 @@ public final class Tag2TextCaptioner: @unchecked Sendable {
   public init(bundle: ModelBundle, weights store: WeightStore) throws {
     let config = bundle.config
     let configPath = bundle.directory.appendingPathComponent("config.json").path
-    guard config.architecture == .tag2text else { throw CaptionError.notTag2Text(architecture: config.architecture.rawValue) }
-    guard let caption = config.caption else { throw CaptionError.missingCaptionConfig(path: configPath, field: "caption") }
-    guard let enc = config.tagEncoder else { throw CaptionError.missingCaptionConfig(path: configPath, field: "tag_encoder") }
-    guard let dec = config.textDecoder else { throw CaptionError.missingCaptionConfig(path: configPath, field: "text_decoder") }
+    guard config.architecture == .tag2text else {
+      throw CaptionError.notTag2Text(architecture: config.architecture.rawValue)
+    }
+    guard let caption = config.caption else {
+      throw CaptionError.missingCaptionConfig(path: configPath, field: "caption")
+    }
+    guard let enc = config.tagEncoder else {
+      throw CaptionError.missingCaptionConfig(path: configPath, field: "tag_encoder")
+    }
+    guard let dec = config.textDecoder else {
+      throw CaptionError.missingCaptionConfig(path: configPath, field: "text_decoder")
+    }
     guard let vocabPath = bundle.vocabPath else {
       throw BundleError.missingFile(
         path: bundle.directory.appendingPathComponent(config.files?["vocab"] ?? "vocab.txt").path,
@@ -63,7 +71,8 @@ public final class Tag2TextCaptioner: @unchecked Sendable {
     let modelVocab = try store.shape("text_decoder.bert.embeddings.word_embeddings.weight").first ?? 0
     let vocab = config.vocabSize ?? modelVocab
     if tokenizer.vocabularySize != vocab || vocab != modelVocab {
-      throw CaptionError.vocabularyMismatch(path: vocabPath, vocabLines: tokenizer.vocabularySize - 2, modelVocab: modelVocab)
+      throw CaptionError.vocabularyMismatch(
+        path: vocabPath, vocabLines: tokenizer.vocabularySize - 2, modelVocab: modelVocab)
     }
     self.tokenizer = tokenizer
     self.caption = caption
@@ -103,7 +112,8 @@ public final class Tag2TextCaptioner: @unchecked Sendable {
       return decoder.step(tokens: step.lastTokens.map { [$0] }, caches: &caches, cross: cross)
     }
     let decoded = tokenizer.decode(result.tokens)
-    let captionText = String(String.UnicodeScalarView(decoded.unicodeScalars.dropFirst(caption.prompt.unicodeScalars.count)))
+    let captionText = String(
+      String.UnicodeScalarView(decoded.unicodeScalars.dropFirst(caption.prompt.unicodeScalars.count)))
     var out = CaptionResult(
       caption: captionText, tokenIDs: result.tokens, decodedFull: decoded, tagInput: tagText, tagInputIDs: ids,
       tagAttentionMask: mask)

@@ -40,7 +40,8 @@ public final class TaggingModel: @unchecked Sendable {
   public init(config: ModelConfig, weights store: WeightStore) throws {
     self.config = config
     let root = WeightScope(store: store, prefix: "")
-    swin = try SwinTransformer(config: config.vision, imageSize: config.imageSize, weights: root.scope("visual_encoder"))
+    swin = try SwinTransformer(
+      config: config.vision, imageSize: config.imageSize, weights: root.scope("visual_encoder"))
     let k = config.numClasses
     let hidden = config.taggingHead.hiddenSize
     let visionWidth = swin.outputWidth
@@ -76,7 +77,8 @@ public final class TaggingModel: @unchecked Sendable {
       fcBias = try root.weight("fc.b", [1, k])
       perClassClassifier = true
     }
-    head = try TaggingHead(root.scope("tagging_head"), config: config.taggingHead, keyValueWidth: config.headEncoderWidth)
+    head = try TaggingHead(
+      root.scope("tagging_head"), config: config.taggingHead, keyValueWidth: config.headEncoderWidth)
   }
 
   /// Width of the tokens the tagging head attends to.

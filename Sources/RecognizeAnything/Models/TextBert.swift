@@ -44,7 +44,9 @@ public struct TagEncoder: Sendable {
   public let embeddings: BertEmbeddings
   public let layers: [BertTextLayer]
 
-  public init(_ scope: WeightScope, head: WeightScope, config: ModelConfig.Bert, vocab: Int, imageWidth: Int, tiedLayers: Int)
+  public init(
+    _ scope: WeightScope, head: WeightScope, config: ModelConfig.Bert, vocab: Int, imageWidth: Int, tiedLayers: Int
+  )
     throws
   {
     let eps = Float(config.layerNormEps)
@@ -58,7 +60,8 @@ public struct TagEncoder: Sendable {
       let shared = l < tiedLayers ? head.scope("encoder.layer.\(l)") : s
       layers.append(
         BertTextLayer(
-          selfAttention: try BertAttention(s.scope("attention"), hidden: h, keyValueWidth: h, heads: config.numHeads, eps: eps),
+          selfAttention: try BertAttention(
+            s.scope("attention"), hidden: h, keyValueWidth: h, heads: config.numHeads, eps: eps),
           cross: try BertAttention(
             shared.scope("crossattention"), hidden: h, keyValueWidth: imageWidth, heads: config.numHeads, eps: eps),
           ffn: try BertFeedForward(shared, hidden: h, intermediateSize: config.intermediateSize, eps: eps)))
@@ -110,9 +113,11 @@ public final class TextDecoder: @unchecked Sendable {
       let s = bert.scope("encoder.layer.\(l)")
       layers.append(
         BertTextLayer(
-          selfAttention: try BertAttention(s.scope("attention"), hidden: h, keyValueWidth: h, heads: config.numHeads, eps: eps),
+          selfAttention: try BertAttention(
+            s.scope("attention"), hidden: h, keyValueWidth: h, heads: config.numHeads, eps: eps),
           cross: try BertAttention(
-            s.scope("crossattention"), hidden: h, keyValueWidth: config.encoderWidth ?? h, heads: config.numHeads, eps: eps),
+            s.scope("crossattention"), hidden: h, keyValueWidth: config.encoderWidth ?? h, heads: config.numHeads,
+            eps: eps),
           ffn: try BertFeedForward(s, hidden: h, intermediateSize: config.intermediateSize, eps: eps)))
     }
     self.layers = layers
@@ -156,7 +161,8 @@ public final class TextDecoder: @unchecked Sendable {
   }
 
   public func emptyCache() -> BeamCache {
-    BeamCache(keys: Array(repeating: [], count: layers.count), values: Array(repeating: [], count: layers.count), length: 0)
+    BeamCache(
+      keys: Array(repeating: [], count: layers.count), values: Array(repeating: [], count: layers.count), length: 0)
   }
 
   /// Runs new tokens for several beams at once: beam `b` appends `tokens[b]` (all the same count) to
@@ -222,7 +228,9 @@ public final class TextDecoder: @unchecked Sendable {
     Ops.gelu(t.data, count: t.count)
     transformNorm(t.data, rows: beams, into: t.data)
     let logits = Tensor(uninitialized: [beams, vocab])
-    BLAS.linear(t.data, rows: beams, inFeatures: d, weight: lmWeight.data, bias: lmBias.data, outFeatures: vocab, into: logits.data)
+    BLAS.linear(
+      t.data, rows: beams, inFeatures: d, weight: lmWeight.data, bias: lmBias.data, outFeatures: vocab,
+      into: logits.data)
     return (0..<beams).map { Array(UnsafeBufferPointer(start: logits.data + $0 * vocab, count: vocab)) }
   }
 }

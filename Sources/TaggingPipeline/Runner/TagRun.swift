@@ -137,9 +137,13 @@ public final class TagRun: Sendable {
       throw TagRunError.badSetting(name: "caption-every", value: "\(c.captionEvery)", expected: "> 0 seconds")
     }
     self.configuration = c
-    plan = try SinkPlan(formats: c.formats, base: c.outputBase, captions: c.captionModel != nil || Self.isTag2Text(c.model))
+    plan = try SinkPlan(
+      formats: c.formats, base: c.outputBase, captions: c.captionModel != nil || Self.isTag2Text(c.model))
     // Surface sampling errors (e.g. uniform on a stream without duration) before loading models.
-    if case .uniform = c.timeline.sampling.mode {} else { _ = try Sampler(settings: c.timeline.sampling, duration: nil) }
+    if case .uniform = c.timeline.sampling.mode {
+    } else {
+      _ = try Sampler(settings: c.timeline.sampling, duration: nil)
+    }
   }
 
   static func isTag2Text(_ dir: URL) -> Bool {
@@ -193,7 +197,8 @@ public final class TagRun: Sendable {
         properties: [
           ("width", .int(camera.info.width)), ("height", .int(camera.info.height)),
         ])
-      frames = Self.stream(camera.frames()) { f in PipelineFrame(index: f.sequence, t: f.t, isKey: true, image: f.image) }
+      frames = Self.stream(camera.frames()) { f in PipelineFrame(index: f.sequence, t: f.t, isKey: true, image: f.image)
+      }
       statistics = { (0, camera.droppedFrames, 0) }
     } else {
       let source = try await VideoSource.open(c.input, options: VideoSourceOptions(live: c.live))
@@ -257,7 +262,8 @@ public final class TagRun: Sendable {
       // Decide which frames get a caption (at most one per captionEvery, and every scene cut).
       var captionFor = [Bool](repeating: false, count: items.count)
       if captioner != nil {
-        for (i, item) in items.enumerated() where item.0.t >= lastCaptionT + c.captionEvery - 1e-9 || item.0.isSceneCut {
+        for (i, item) in items.enumerated() where item.0.t >= lastCaptionT + c.captionEvery - 1e-9 || item.0.isSceneCut
+        {
           captionFor[i] = true
           lastCaptionT = item.0.t
         }
@@ -276,7 +282,9 @@ public final class TagRun: Sendable {
               items[idx].1, size: size, into: UnsafeMutableBufferPointer(rebasing: buf[(i * 3 * size * size)...]))
           }
         }
-        let tags = try pixels.withUnsafeBufferPointer { try tagger.tag(pixels: $0.baseAddress!, batch: n, classes: classes) }
+        let tags = try pixels.withUnsafeBufferPointer {
+          try tagger.tag(pixels: $0.baseAddress!, batch: n, classes: classes)
+        }
         var captions = [String?](repeating: nil, count: n)
         if let captioner {
           for i in 0..<n where captionMask[compute[i]] {
@@ -338,7 +346,9 @@ public final class TagRun: Sendable {
             index: frame.index, t: frame.t, isKey: frame.isKey, thumbnail: Self.thumbnail(frame.image))
         } else {
           // The source already sampled: every delivered frame is a scheduled sample.
-          sampled = [SampledFrame(index: frame.index, t: frame.t, reasons: frame.isKey ? [.scheduled, .keyframe] : .scheduled)]
+          sampled = [
+            SampledFrame(index: frame.index, t: frame.t, reasons: frame.isKey ? [.scheduled, .keyframe] : .scheduled)
+          ]
         }
         for s in sampled {
           let image = (s.index == frame.index && s.t == frame.t) ? frame.image : (previous?.image ?? frame.image)
@@ -350,7 +360,9 @@ public final class TagRun: Sendable {
         }
         previous = frame
         let live = c.isCamera || (c.live ?? false)
-        if pending.count >= c.batch || (live && !pending.isEmpty && Date().timeIntervalSince(batchStarted) >= c.batchTimeout) {
+        if pending.count >= c.batch
+          || (live && !pending.isEmpty && Date().timeIntervalSince(batchStarted) >= c.batchTimeout)
+        {
           try await flush()
         }
       }
@@ -381,7 +393,8 @@ public final class TagRun: Sendable {
     _ sequence: S, _ transform: @escaping @Sendable (S.Element) -> PipelineFrame?
   ) -> AsyncThrowingStream<PipelineFrame, any Error> where S.Element: Sendable {
     // A one-element buffer keeps the hand-off bounded: the source's own bounded buffer does the pacing.
-    let (stream, continuation) = AsyncThrowingStream<PipelineFrame, any Error>.makeStream(bufferingPolicy: .bufferingOldest(1))
+    let (stream, continuation) = AsyncThrowingStream<PipelineFrame, any Error>.makeStream(
+      bufferingPolicy: .bufferingOldest(1))
     let task = Task {
       do {
         for try await element in sequence {

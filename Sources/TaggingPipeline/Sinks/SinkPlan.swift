@@ -132,11 +132,14 @@ public struct SinkPlan: Sendable, Equatable {
   {
     switch kind {
     case .jsonl: return try FormattedSink(formatter: JSONLinesFormatter(), output: output)
-    case .tagsVTT: return try FormattedSink(formatter: WebVTTTagsFormatter(chinese: options.chineseTags), output: output)
+    case .tagsVTT:
+      return try FormattedSink(formatter: WebVTTTagsFormatter(chinese: options.chineseTags), output: output)
     case .captionsVTT:
-      return try FormattedSink(formatter: WebVTTCaptionsFormatter(maxDuration: options.maxCaptionDuration), output: output)
+      return try FormattedSink(
+        formatter: WebVTTCaptionsFormatter(maxDuration: options.maxCaptionDuration), output: output)
     case .metaVTT: return try FormattedSink(formatter: WebVTTMetadataFormatter(), output: output)
-    case .srt: return try FormattedSink(formatter: SRTCaptionsFormatter(maxDuration: options.maxCaptionDuration), output: output)
+    case .srt:
+      return try FormattedSink(formatter: SRTCaptionsFormatter(maxDuration: options.maxCaptionDuration), output: output)
     case .videochat: return try FormattedSink(formatter: VideoChatFormatter(), output: output)
     }
   }
@@ -147,7 +150,8 @@ public struct SinkPlan: Sendable, Equatable {
     var sinks: [any TimelineSink] = []
     do {
       for o in outputs {
-        let output: any TextOutput = o.kind == .videochat ? AtomicFileOutput(path: o.path) : try FileOutput(path: o.path)
+        let output: any TextOutput =
+          o.kind == .videochat ? AtomicFileOutput(path: o.path) : try FileOutput(path: o.path)
         sinks.append(try Self.makeSink(kind: o.kind, output: output, options: options))
       }
     } catch {

@@ -24,13 +24,16 @@ public enum SinkError: Error, Equatable, CustomStringConvertible {
     switch self {
     case .unknownFormat(let name, let known):
       return "unknown output format '\(name)' (known formats: \(known.joined(separator: ", ")))"
-    case .emptyFormatList: return "--format is empty (known formats: \(SinkFormat.allCases.map(\.rawValue).joined(separator: ", ")))"
+    case .emptyFormatList:
+      return "--format is empty (known formats: \(SinkFormat.allCases.map(\.rawValue).joined(separator: ", ")))"
     case .needsCaptions(let f):
       return "output format '\(f)' holds captions, but no captioning model is configured (add --caption-model DIR)"
     case .stdoutNeedsJSONL(let formats):
-      return "-o - streams JSON Lines to stdout; it cannot also write \(formats.joined(separator: ", ")) (give -o BASE for files)"
+      return
+        "-o - streams JSON Lines to stdout; it cannot also write \(formats.joined(separator: ", ")) (give -o BASE for files)"
     case .baseIsDirectory(let p):
-      return "-o \(p) is a directory; give a file stem such as \(p.hasSuffix("/") ? p : p + "/")movie (files become movie.jsonl, movie.tags.vtt, …)"
+      return
+        "-o \(p) is a directory; give a file stem such as \(p.hasSuffix("/") ? p : p + "/")movie (files become movie.jsonl, movie.tags.vtt, …)"
     case .directoryMissing(let p): return "output directory '\(p)' does not exist"
     case .directoryNotWritable(let p): return "output directory '\(p)' is not writable"
     case .notAFile(let p): return "output path '\(p)' exists and is not a regular file"

@@ -59,7 +59,9 @@ public struct VideoChatFormatter: TimelineFormatter {
       text +=
         "Tag times are: "
         + order.map { index in
-          let spans = byTag[index]!.sorted { $0.start < $1.start }.map { "\(Self.seconds($0.start))-\(Self.seconds($0.end))s" }
+          let spans = byTag[index]!.sorted { $0.start < $1.start }.map {
+            "\(Self.seconds($0.start))-\(Self.seconds($0.end))s"
+          }
           return CueText.singleLine(byTag[index]![0].tag) + " " + spans.joined(separator: ", ")
         }.joined(separator: " | ") + "\n"
     }

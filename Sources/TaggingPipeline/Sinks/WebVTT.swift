@@ -67,12 +67,15 @@ public enum CueText {
     guard !payload.isEmpty else { return nil }
     let s = milliseconds(start)
     let e = max(milliseconds(end), s + 1)
-    return "\(timestamp(milliseconds: s)) --> \(timestamp(milliseconds: e))\n" + payload.joined(separator: "\n") + "\n\n"
+    return "\(timestamp(milliseconds: s)) --> \(timestamp(milliseconds: e))\n" + payload.joined(separator: "\n")
+      + "\n\n"
   }
 
   /// The WebVTT file header (with a blank line after it).
   public static func webVTTHeader(title: String? = nil) -> String {
-    if let title, !title.isEmpty { return "WEBVTT \(singleLine(title).replacingOccurrences(of: "-->", with: "->"))\n\n" }
+    if let title, !title.isEmpty {
+      return "WEBVTT \(singleLine(title).replacingOccurrences(of: "-->", with: "->"))\n\n"
+    }
     return "WEBVTT\n\n"
   }
 }

@@ -108,7 +108,9 @@ struct BenchCommand: AsyncParsableCommand {
     }
     switch output {
     case "csv":
-      Output.line("model,architecture,threads,batch,seconds_per_image,gflops,sgemm_gflops,roofline_ratio,load_seconds,peak_rss_bytes")
+      Output.line(
+        "model,architecture,threads,batch,seconds_per_image,gflops,sgemm_gflops,roofline_ratio,load_seconds,peak_rss_bytes"
+      )
       for r in rows {
         Output.line(
           "\(r.model),\(r.architecture),\(r.threads),\(r.batch),\(r.secondsPerImage),\(r.gflops),\(r.sgemmGflops),\(r.gflops / r.sgemmGflops),\(r.loadSeconds),\(r.peakRSS)"
@@ -116,7 +118,9 @@ struct BenchCommand: AsyncParsableCommand {
       }
     case "md":
       Output.line("")
-      Output.line("| model | threads | batch | s/image | GFLOP/s | sgemm GFLOP/s (same shapes) | roofline | load s | peak RSS MB | stages (s/image) |")
+      Output.line(
+        "| model | threads | batch | s/image | GFLOP/s | sgemm GFLOP/s (same shapes) | roofline | load s | peak RSS MB | stages (s/image) |"
+      )
       Output.line("|---|---|---|---|---|---|---|---|---|---|")
       for r in rows {
         let stages = r.stages.map { "\($0.0) \(String(format: "%.3f", $0.1))" }.joined(separator: ", ")
@@ -210,7 +214,9 @@ final class StageClock: @unchecked Sendable {
 
   func mark(_ name: String) {
     let now = DispatchTime.now().uptimeNanoseconds
-    let stage = name.hasSuffix("_merged") ? String(name.dropLast("_merged".count)) : name.replacingOccurrences(of: "_blocks", with: "")
+    let stage =
+      name.hasSuffix("_merged")
+      ? String(name.dropLast("_merged".count)) : name.replacingOccurrences(of: "_blocks", with: "")
     if let i = marks.firstIndex(where: { $0.0 == stage }) {
       marks[i].1 += Double(now - last) / 1e9
     } else {
@@ -225,7 +231,9 @@ final class StageClock: @unchecked Sendable {
 
 /// The time the model's matrix products take as bare back-to-back `cblas_sgemm` calls.
 enum SgemmRoofline {
-  static func seconds(for profile: ComputeProfile, report: (ComputeProfile.Gemm, Double) -> Void = { _, _ in }) -> Double {
+  static func seconds(for profile: ComputeProfile, report: (ComputeProfile.Gemm, Double) -> Void = { _, _ in })
+    -> Double
+  {
     var total = 0.0
     for g in profile.distinctShapes {
       let a = Tensor(zeros: [g.m, g.k])
@@ -235,7 +243,8 @@ enum SgemmRoofline {
       for i in 0..<b.count { b.data[i] = Float(i % 13) * 0.01 }
       func once() {
         BLAS.sgemm(
-          transB: g.transB, m: g.m, n: g.n, k: g.k, a: a.data, lda: g.k, b: b.data, ldb: g.transB ? g.k : g.n, c: c.data,
+          transB: g.transB, m: g.m, n: g.n, k: g.k, a: a.data, lda: g.k, b: b.data, ldb: g.transB ? g.k : g.n,
+          c: c.data,
           ldc: g.n)
       }
       once()

@@ -25,12 +25,16 @@ struct DevicesCommand: AsyncParsableCommand {
     .object([
       ("path", .string(c.path)), ("driver", .string(c.driver)), ("card", .string(c.card)),
       ("bus_info", .string(c.busInfo)),
-      ("formats", .array(c.formats.map { f in
-        .object([
-          ("fourcc", .string(f.fourcc)), ("description", .string(f.description)), ("emulated", .bool(f.emulated)),
-          ("sizes", .array(f.sizes.map { .string($0) })),
-        ])
-      })),
+      (
+        "formats",
+        .array(
+          c.formats.map { f in
+            .object([
+              ("fourcc", .string(f.fourcc)), ("description", .string(f.description)), ("emulated", .bool(f.emulated)),
+              ("sizes", .array(f.sizes.map { .string($0) })),
+            ])
+          })
+      ),
     ])
   }
 

@@ -54,7 +54,8 @@ struct ImageCommand: AsyncParsableCommand {
     // The reference ignores '', 'none' and 'None' as user tags.
     let userTags = specifiedTags.flatMap { ["", "none", "None"].contains($0) ? nil : $0 }
     if userTags != nil && ram.captioner == nil {
-      throw ValidationError("--specified-tags needs a Tag2Text bundle; \(directory.path) is \(ram.architecture.rawValue)")
+      throw ValidationError(
+        "--specified-tags needs a Tag2Text bundle; \(directory.path) is \(ram.architecture.rawValue)")
     }
     let classes = try onlyTags.map {
       try ram.classIndices(forTags: $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })

@@ -30,25 +30,54 @@ enum KernelBench {
     let y = Tensor(uninitialized: [n])
     func reset() { y.data.update(from: x.data, count: n) }
     // GELU over the tagging head's FFN activations.
-    let geluRef = time(reps) { reset(); Ops.Reference.gelu(y.data, count: n) }
+    let geluRef = time(reps) {
+      reset()
+      Ops.Reference.gelu(y.data, count: n)
+    }
     Ops.setSIMD(false)
-    let geluPortable = time(reps) { reset(); Ops.gelu(y.data, count: n) }
+    let geluPortable = time(reps) {
+      reset()
+      Ops.gelu(y.data, count: n)
+    }
     Ops.setSIMD(true)
-    let geluSIMD = time(reps) { reset(); Ops.gelu(y.data, count: n) }
-    results.append(Result(name: "GELU 4585×3072 (C, AVX2+FMA, threaded)", baseline: "libm erff, scalar", baselineSeconds: geluRef, kernelSeconds: geluSIMD))
-    results.append(Result(name: "GELU 4585×3072 (C, portable, threaded)", baseline: "libm erff, scalar", baselineSeconds: geluRef, kernelSeconds: geluPortable))
+    let geluSIMD = time(reps) {
+      reset()
+      Ops.gelu(y.data, count: n)
+    }
+    results.append(
+      Result(
+        name: "GELU 4585×3072 (C, AVX2+FMA, threaded)", baseline: "libm erff, scalar", baselineSeconds: geluRef,
+        kernelSeconds: geluSIMD))
+    results.append(
+      Result(
+        name: "GELU 4585×3072 (C, portable, threaded)", baseline: "libm erff, scalar", baselineSeconds: geluRef,
+        kernelSeconds: geluPortable))
     // Softmax over window attention scores (stage 1: 64 windows × 6 heads × 144 rows).
     let rows = 64 * 6 * 144
     let cols = 144
-    let softRef = time(reps) { reset(); Ops.Reference.softmaxRows(y.data, rows: rows, cols: cols) }
-    let softSIMD = time(reps) { reset(); Ops.softmaxRows(y.data, rows: rows, cols: cols) }
-    results.append(Result(name: "softmax 55296×144 (C, AVX2 exp, threaded)", baseline: "libm expf, scalar", baselineSeconds: softRef, kernelSeconds: softSIMD))
+    let softRef = time(reps) {
+      reset()
+      Ops.Reference.softmaxRows(y.data, rows: rows, cols: cols)
+    }
+    let softSIMD = time(reps) {
+      reset()
+      Ops.softmaxRows(y.data, rows: rows, cols: cols)
+    }
+    results.append(
+      Result(
+        name: "softmax 55296×144 (C, AVX2 exp, threaded)", baseline: "libm expf, scalar", baselineSeconds: softRef,
+        kernelSeconds: softSIMD))
     // LayerNorm over stage-1 tokens.
     let g = [Float](repeating: 1.1, count: 192)
     let b = [Float](repeating: 0.1, count: 192)
-    let lnRef = time(reps) { Ops.Reference.layerNorm(x.data, rows: 9216, dim: 192, gamma: g, beta: b, eps: 1e-5, into: y.data) }
+    let lnRef = time(reps) {
+      Ops.Reference.layerNorm(x.data, rows: 9216, dim: 192, gamma: g, beta: b, eps: 1e-5, into: y.data)
+    }
     let lnSIMD = time(reps) { Ops.layerNorm(x.data, rows: 9216, dim: 192, gamma: g, beta: b, eps: 1e-5, into: y.data) }
-    results.append(Result(name: "LayerNorm 9216×192 (C, AVX2, threaded)", baseline: "double statistics, scalar", baselineSeconds: lnRef, kernelSeconds: lnSIMD))
+    results.append(
+      Result(
+        name: "LayerNorm 9216×192 (C, AVX2, threaded)", baseline: "double statistics, scalar", baselineSeconds: lnRef,
+        kernelSeconds: lnSIMD))
     // Window attention of one Swin-L stage-1 block: 64 windows × 6 heads, 144 tokens, head dim 32.
     let w = 64
     let heads = 6
@@ -76,7 +105,11 @@ enum KernelBench {
     }
     let attBLAS = time(reps) { attention(parallel: false) }
     let attBLASThreaded = time(reps) { BLAS.singleThreaded { attention(parallel: true) } }
-    results.append(Result(name: "window attention, stage-1 block (single-threaded sgemm per window, windows split over threads)", baseline: "OpenBLAS-threaded sgemm per window and head", baselineSeconds: attBLAS, kernelSeconds: attBLASThreaded))
+    results.append(
+      Result(
+        name: "window attention, stage-1 block (single-threaded sgemm per window, windows split over threads)",
+        baseline: "OpenBLAS-threaded sgemm per window and head", baselineSeconds: attBLAS,
+        kernelSeconds: attBLASThreaded))
     return results
   }
 }

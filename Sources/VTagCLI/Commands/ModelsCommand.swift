@@ -33,13 +33,19 @@ struct ModelsCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Weights file format: safetensors or pth.")
     var format: String = "safetensors"
 
-    @Flag(name: .long, help: "With --format pth, add an AdamW optimizer entry as the official files carry (about 2× the weights).")
+    @Flag(
+      name: .long,
+      help: "With --format pth, add an AdamW optimizer entry as the official files carry (about 2× the weights).")
     var withOptimizer = false
 
     @Option(name: .long, help: "Random seed.")
     var seed: UInt64 = 1205
 
-    @Option(name: .long, help: "A folder with the real data files (ram_tag_list.txt, ram_tag_list_chinese.txt, ram_tag_list_threshold.txt, tag2text_ori_tag_list.txt, vocab.txt).")
+    @Option(
+      name: .long,
+      help:
+        "A folder with the real data files (ram_tag_list.txt, ram_tag_list_chinese.txt, ram_tag_list_threshold.txt, tag2text_ori_tag_list.txt, vocab.txt)."
+    )
     var data: String?
 
     func validate() throws {
@@ -113,7 +119,9 @@ struct ModelsCommand: AsyncParsableCommand {
         if output != nil { throw ValidationError("--in-place takes one argument, the bundle folder") }
         if config != nil { throw ValidationError("--in-place uses the bundle's own config.json; drop --config") }
       } else {
-        if output == nil { throw ValidationError("give the input checkpoint and the output .safetensors file (or --in-place DIR)") }
+        if output == nil {
+          throw ValidationError("give the input checkpoint and the output .safetensors file (or --in-place DIR)")
+        }
         if removePth { throw ValidationError("--remove-pth needs --in-place") }
       }
     }
@@ -167,7 +175,11 @@ struct ModelsCommand: AsyncParsableCommand {
         _ = try RecognizeAnythingModel(directory: dir, captions: true)
       } catch {
         try? fm.removeItem(at: st)
-        throw BundleError.invalidConfig(path: st.path, detail: "the bundle does not load with the converted weights (\(error)); removed model.safetensors, model.pth is left as it was")
+        throw BundleError.invalidConfig(
+          path: st.path,
+          detail:
+            "the bundle does not load with the converted weights (\(error)); removed model.safetensors, model.pth is left as it was"
+        )
       }
       let before = Downloader.size(of: pth)
       let after = Downloader.size(of: st)
@@ -176,13 +188,19 @@ struct ModelsCommand: AsyncParsableCommand {
         record.files["model.safetensors"] = InstallRecord.File(
           bytes: after, sha256: try SHA256.hash(fileAt: st.path), source: "converted from model.pth")
         if removePth { record.files["model.pth"] = nil }
-        record.notes = (record.notes ?? []) + ["\(InstallRecord.now()): model.pth converted to model.safetensors" + (removePth ? ", model.pth removed" : "")]
+        record.notes =
+          (record.notes ?? []) + [
+            "\(InstallRecord.now()): model.pth converted to model.safetensors"
+              + (removePth ? ", model.pth removed" : "")
+          ]
         try record.write(directory: dir)
       }
       if removePth { try fm.removeItem(at: pth) }
       Output.line(
         "wrote \(st.path): \(kept) of \(total) tensors, \(before) → \(after) bytes; "
-          + (removePth ? "removed model.pth" : "model.pth kept (vtag now loads model.safetensors; --remove-pth deletes model.pth)"))
+          + (removePth
+            ? "removed model.pth" : "model.pth kept (vtag now loads model.safetensors; --remove-pth deletes model.pth)")
+      )
     }
   }
 
@@ -220,7 +238,9 @@ struct ModelsCommand: AsyncParsableCommand {
         ("weights_bytes", .int(size)),
         (
           "vision",
-          .string("swin embed \(c.vision.embedDim) depths \(c.vision.depths) heads \(c.vision.numHeads) window \(c.vision.windowSize)")
+          .string(
+            "swin embed \(c.vision.embedDim) depths \(c.vision.depths) heads \(c.vision.numHeads) window \(c.vision.windowSize)"
+          )
         ),
         ("classes", .int(c.numClasses)),
         ("tags", .int(bundle.tags.count)),
@@ -240,7 +260,9 @@ struct ModelsCommand: AsyncParsableCommand {
         for (k, v) in fields {
           switch v {
           case .array(let items):
-            Output.line("\(k): \(items.count)\(items.isEmpty ? "" : " (" + items.prefix(8).map { if case .string(let s) = $0 { s } else { "" } }.joined(separator: ", ") + (items.count > 8 ? ", ..." : "") + ")")")
+            Output.line(
+              "\(k): \(items.count)\(items.isEmpty ? "" : " (" + items.prefix(8).map { if case .string(let s) = $0 { s } else { "" } }.joined(separator: ", ") + (items.count > 8 ? ", ..." : "") + ")")"
+            )
           case .string(let s): Output.line("\(k): \(s)")
           case .object(let files):
             Output.line("\(k):")
@@ -275,8 +297,12 @@ struct ModelsCommand: AsyncParsableCommand {
         let digest = try SHA256.hash(fileAt: path)
         var matches: [String] = []
         if let source = official[digest] { matches.append("official \(source)") }
-        if let r = record?.files[name] { matches.append(r.sha256 == digest ? "as verified at fetch" : "CHANGED since fetch") }
-        var f: [(String, JSONValue)] = [("bytes", .int(Int(Downloader.size(of: URL(fileURLWithPath: path))))), ("sha256", .string(digest))]
+        if let r = record?.files[name] {
+          matches.append(r.sha256 == digest ? "as verified at fetch" : "CHANGED since fetch")
+        }
+        var f: [(String, JSONValue)] = [
+          ("bytes", .int(Int(Downloader.size(of: URL(fileURLWithPath: path))))), ("sha256", .string(digest)),
+        ]
         if !matches.isEmpty { f.append(("matches", .string(matches.joined(separator: ", ")))) }
         out.append((name, .object(f)))
       }

@@ -27,7 +27,9 @@ extension ModelsCommand {
     @Option(name: .long, help: "The bundle folder to create (default: $VTAG_MODELS/NAME or ~/.cache/vtag/models/NAME).")
     var dir: String?
 
-    @Option(name: .long, help: "Fetch every file as URL/<official file name> (a mirror, or a folder of files downloaded by hand).")
+    @Option(
+      name: .long,
+      help: "Fetch every file as URL/<official file name> (a mirror, or a folder of files downloaded by hand).")
     var baseURL: String?
 
     @Option(name: .long, help: "A model manifest JSON replacing the built-in one (configs/manifest.json).")
@@ -46,7 +48,8 @@ extension ModelsCommand {
     func run() async throws {
       let manifest = try ModelManifest.resolve(path: manifest)
       guard manifest.model(name) != nil else {
-        throw ValidationError("unknown model '\(name)'; choose one of \(manifest.models.map(\.name).joined(separator: ", "))")
+        throw ValidationError(
+          "unknown model '\(name)'; choose one of \(manifest.models.map(\.name).joined(separator: ", "))")
       }
       let directory = dir.map { URL(fileURLWithPath: $0) } ?? ModelBundle.modelsDirectory().appendingPathComponent(name)
       let fetcher = ModelFetcher(
@@ -88,7 +91,8 @@ extension ModelsCommand {
         let staging = entry.hasPrefix(".") && entry.hasSuffix(".partial")
         if entry.hasPrefix(".") && !staging { continue }
         let name = staging ? String(entry.dropFirst().dropLast(".partial".count)) : entry
-        let architecture = (try? ModelConfig.load(path: url.appendingPathComponent("config.json").path))?.architecture.rawValue
+        let architecture = (try? ModelConfig.load(path: url.appendingPathComponent("config.json").path))?.architecture
+          .rawValue
         let state: String
         if staging {
           state = "incomplete (interrupted fetch; run `vtag models fetch \(name)` to resume)"
@@ -138,7 +142,9 @@ extension ModelsCommand {
     static func diskUsage(_ url: URL) -> Int64 {
       let fm = FileManager.default
       return ((try? fm.contentsOfDirectory(atPath: url.path)) ?? []).reduce(0) {
-        $0 + (((try? fm.attributesOfItem(atPath: url.appendingPathComponent($1).path)[.size]) as? NSNumber)?.int64Value ?? 0)
+        $0
+          + (((try? fm.attributesOfItem(atPath: url.appendingPathComponent($1).path)[.size]) as? NSNumber)?.int64Value
+            ?? 0)
       }
     }
   }

@@ -26,7 +26,8 @@ struct ProbeCommand: AsyncParsableCommand {
   @Flag(name: .long, help: "Deliver key frames only (the decoder skips the others).")
   var keyframes = false
 
-  @Option(name: .customLong("frames-uniform"), help: "Deliver N frames spread evenly over the duration (seeks when it can).")
+  @Option(
+    name: .customLong("frames-uniform"), help: "Deliver N frames spread evenly over the duration (seeks when it can).")
   var framesUniform: Int?
 
   @Flag(name: .long, help: "Measure decode speed (full and 1 fps sampled) instead of probing.")
@@ -36,8 +37,11 @@ struct ProbeCommand: AsyncParsableCommand {
   static func parseInterval(_ text: String) -> Double? {
     let s = text.trimmingCharacters(in: .whitespaces).lowercased()
     let (number, scale): (Substring, Double) =
-      s.hasSuffix("ms") ? (s.dropLast(2), 0.001) : s.hasSuffix("s") ? (s.dropLast(), 1)
-      : s.hasSuffix("m") ? (s.dropLast(), 60) : (Substring(s), 1)
+      s.hasSuffix("ms")
+      ? (s.dropLast(2), 0.001)
+      : s.hasSuffix("s")
+        ? (s.dropLast(), 1)
+        : s.hasSuffix("m") ? (s.dropLast(), 60) : (Substring(s), 1)
     guard let v = Double(number), v.isFinite, v > 0 else { return nil }
     return v * scale
   }
@@ -49,7 +53,9 @@ struct ProbeCommand: AsyncParsableCommand {
       throw ValidationError("--every needs a positive interval such as 1s, 0.5s or 250ms, got '\(every)'")
     }
     if let framesUniform, framesUniform < 1 { throw ValidationError("--frames-uniform needs at least 1 frame") }
-    if modes > 0 && !frames && !bench { throw ValidationError("--every, --keyframes and --frames-uniform need --frames") }
+    if modes > 0 && !frames && !bench {
+      throw ValidationError("--every, --keyframes and --frames-uniform need --frames")
+    }
   }
 
   var sampling: FrameSampling {

@@ -21,7 +21,10 @@ struct PipelineFileError: Error, CustomStringConvertible {
 /// Every key is checked: an unknown key or a wrong type is an error naming the key and its line.
 struct PipelineFile {
   static let sections: [String: Set<String>] = [
-    "": ["source", "live", "models", "sampling", "smoothing", "segments", "batch", "threads", "captions", "output", "resize"],
+    "": [
+      "source", "live", "models", "sampling", "smoothing", "segments", "batch", "threads", "captions", "output",
+      "resize",
+    ],
     "models": ["tagger", "captioner"],
     "sampling": ["every", "frames", "keyframes", "scene_threshold"],
     "smoothing": ["method", "alpha", "window", "exit_offset", "reset_at_scene_cuts"],
@@ -46,7 +49,9 @@ struct PipelineFile {
       throw PipelineFileError(path: path, line: Self.line(of: e), key: "", problem: "not valid YAML: \(e)")
     }
     guard let top = node?.mapping else {
-      throw PipelineFileError(path: path, line: node.map { $0.mark.map { $0.line } } ?? nil, key: "", problem: "expected a mapping of settings at the top level")
+      throw PipelineFileError(
+        path: path, line: node.map { $0.mark.map { $0.line } } ?? nil, key: "",
+        problem: "expected a mapping of settings at the top level")
     }
     try flatten(top, section: "")
     for o in overrides {
@@ -130,7 +135,8 @@ struct PipelineFile {
   func seconds(_ key: String) throws -> Double? {
     guard let text = try string(key) else { return nil }
     do { return try PipelineOptions.seconds(text, option: key) } catch {
-      throw PipelineFileError(path: path, line: root[key]?.1, key: key, problem: "expected a duration such as 1s, 500ms or 2m")
+      throw PipelineFileError(
+        path: path, line: root[key]?.1, key: key, problem: "expected a duration such as 1s, 500ms or 2m")
     }
   }
 
@@ -142,7 +148,8 @@ struct PipelineFile {
     }
     return try seq.map {
       guard let s = $0.scalar?.string else {
-        throw PipelineFileError(path: path, line: $0.mark?.line ?? line, key: key, problem: "expected a list of strings")
+        throw PipelineFileError(
+          path: path, line: $0.mark?.line ?? line, key: key, problem: "expected a list of strings")
       }
       return s
     }
@@ -211,7 +218,8 @@ struct PipelineFile {
       throw bad("resize", "'\(resizeName)': expected swscale or pilExact")
     }
     // Models (last: the default needs an installed bundle).
-    let tagger = try string("models.tagger").map { URL(fileURLWithPath: Self.expand($0)) }
+    let tagger =
+      try string("models.tagger").map { URL(fileURLWithPath: Self.expand($0)) }
       ?? ModelBundle.defaultBundleDirectory()
     let captioner = try string("models.captioner").map { URL(fileURLWithPath: Self.expand($0)) }
     return TagRunConfiguration(

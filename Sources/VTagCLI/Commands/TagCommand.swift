@@ -24,7 +24,11 @@ struct PipelineOptions: ParsableArguments {
   @Flag(name: .long, help: "Sample key frames only.")
   var keyframes = false
 
-  @Option(name: .long, help: "Add a sample at each scene cut whose thumbnail difference exceeds X (mean absolute difference, 0–255; 30 is a good start).")
+  @Option(
+    name: .long,
+    help:
+      "Add a sample at each scene cut whose thumbnail difference exceeds X (mean absolute difference, 0–255; 30 is a good start)."
+  )
   var sceneThreshold: Double?
 
   @Option(name: .long, help: "Smoothing: ema (default), median or none.")
@@ -66,7 +70,8 @@ struct PipelineOptions: ParsableArguments {
   @Flag(name: .long, help: "Recompute frames identical to the previous sample instead of reusing its result.")
   var noReuseStatic = false
 
-  @Option(name: [.short, .long], help: "Output base path (files BASE.jsonl, BASE.tags.vtt, ...), or - for JSONL on stdout.")
+  @Option(
+    name: [.short, .long], help: "Output base path (files BASE.jsonl, BASE.tags.vtt, ...), or - for JSONL on stdout.")
   var output: String?
 
   @Option(name: .long, help: "Output formats, comma-separated: jsonl, vtt, srt, videochat.")
@@ -76,11 +81,17 @@ struct PipelineOptions: ParsableArguments {
   static func seconds(_ text: String, option: String) throws -> Double {
     let s = text.trimmingCharacters(in: .whitespaces).lowercased()
     var value: Double?
-    if s.hasSuffix("ms") { value = Double(s.dropLast(2)).map { $0 / 1000 } }
-    else if s.hasSuffix("s") { value = Double(s.dropLast()) }
-    else if s.hasSuffix("m") { value = Double(s.dropLast()).map { $0 * 60 } }
-    else if s.hasSuffix("h") { value = Double(s.dropLast()).map { $0 * 3600 } }
-    else { value = Double(s) }
+    if s.hasSuffix("ms") {
+      value = Double(s.dropLast(2)).map { $0 / 1000 }
+    } else if s.hasSuffix("s") {
+      value = Double(s.dropLast())
+    } else if s.hasSuffix("m") {
+      value = Double(s.dropLast()).map { $0 * 60 }
+    } else if s.hasSuffix("h") {
+      value = Double(s.dropLast()).map { $0 * 3600 }
+    } else {
+      value = Double(s)
+    }
     guard let v = value, v > 0, v.isFinite else {
       throw ValidationError("\(option) \(text): expected a positive duration such as 1s, 500ms or 2m")
     }
@@ -199,7 +210,9 @@ enum PipelineCLI {
         line += " \(p.framesSampled) frames"
         FileHandle.standardError.write(Data((line + "   ").utf8))
       case .live:
-        var text = "\u{1B}[2K\r" + String(format: "%7.1fs  ", p.t) + (p.activeTags.isEmpty ? "(no tags)" : p.activeTags.joined(separator: " | "))
+        var text =
+          "\u{1B}[2K\r" + String(format: "%7.1fs  ", p.t)
+          + (p.activeTags.isEmpty ? "(no tags)" : p.activeTags.joined(separator: " | "))
         if p.framesDropped > 0 { text += "  [dropped \(p.framesDropped)]" }
         if let cap = p.caption { text += "\n\u{1B}[2K  “\(cap)”\u{1B}[1A" }
         FileHandle.standardError.write(Data(text.utf8))
