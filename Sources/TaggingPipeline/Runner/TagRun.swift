@@ -122,6 +122,24 @@ struct PipelineFrame: Sendable {
   var image: RGBImage
 }
 
+/// Pulls frames straight from a source's own bounded hand-off (no extra buffer), as `PipelineFrame`s;
+/// frames without pixels are skipped. Used by one task only.
+final class FrameFeed {
+  private let pull: () async throws -> PipelineFrame?
+
+  init<I: AsyncIteratorProtocol>(_ iterator: I, _ transform: @escaping (I.Element) -> PipelineFrame?) {
+    var it = iterator
+    pull = {
+      while let element = try await it.next() {
+        if let frame = transform(element) { return frame }
+      }
+      return nil
+    }
+  }
+
+  func next() async throws -> PipelineFrame? { try await pull() }
+}
+
 /// One streaming tagging run: source → sampler → preprocess → batcher → tagger (the inference
 /// thread) → smoother/segmenter (`TimelineBuilder`) → sinks (`SinkFanOut`).
 public final class TagRun: Sendable {
@@ -183,7 +201,7 @@ public final class TagRun: Sendable {
     let size = tagger.imageSize
 
     // Source.
-    let frames: AsyncThrowingStream<PipelineFrame, any Error>
+    let frames: FrameFeed
     let sourceInfo: SourceInfo
     let duration: Double?
     let statistics: @Sendable () -> (decoded: Int, dropped: Int, damaged: Int)
@@ -197,7 +215,8 @@ public final class TagRun: Sendable {
         properties: [
           ("width", .int(camera.info.width)), ("height", .int(camera.info.height)),
         ])
-      frames = Self.stream(camera.frames()) { f in PipelineFrame(index: f.sequence, t: f.t, isKey: true, image: f.image)
+      frames = FrameFeed(camera.frames().makeAsyncIterator()) { f in
+        PipelineFrame(index: f.sequence, t: f.t, isKey: true, image: f.image)
       }
       statistics = { (0, camera.droppedFrames, 0) }
     } else {
@@ -223,7 +242,7 @@ public final class TagRun: Sendable {
         }
       }
       let output = FramePreprocessing.frameOutput(for: c.resize, size: size)
-      frames = Self.stream(source.frames(sampling, output: output)) { f in
+      frames = FrameFeed(source.frames(sampling, output: output).makeAsyncIterator()) { f in
         guard let image = f.image else { return nil }
         return PipelineFrame(index: f.index, t: f.t, isKey: f.isKeyFrame, image: image)
       }
@@ -335,7 +354,7 @@ public final class TagRun: Sendable {
     var interrupted = false
     var runError: (any Error)?
     do {
-      for try await frame in frames {
+      while let frame = try await frames.next() {
         if shouldStop() || Task.isCancelled {
           interrupted = true
           break
@@ -387,33 +406,6 @@ public final class TagRun: Sendable {
 
   /// The program version written into timeline headers.
   public static let version = "0.1.0"
-
-  /// Adapts a frame sequence into `PipelineFrame`s (frames without pixels are skipped).
-  static func stream<S: AsyncSequence & Sendable>(
-    _ sequence: S, _ transform: @escaping @Sendable (S.Element) -> PipelineFrame?
-  ) -> AsyncThrowingStream<PipelineFrame, any Error> where S.Element: Sendable {
-    // A one-element buffer keeps the hand-off bounded: the source's own bounded buffer does the pacing.
-    let (stream, continuation) = AsyncThrowingStream<PipelineFrame, any Error>.makeStream(
-      bufferingPolicy: .bufferingOldest(1))
-    let task = Task {
-      do {
-        for try await element in sequence {
-          guard let f = transform(element) else { continue }
-          // Wait for room rather than drop: the consumer decides pacing.
-          while case .dropped = continuation.yield(f) {
-            if Task.isCancelled { break }
-            try await Task.sleep(nanoseconds: 1_000_000)
-          }
-          if Task.isCancelled { break }
-        }
-        continuation.finish()
-      } catch {
-        continuation.finish(throwing: error)
-      }
-    }
-    continuation.onTermination = { _ in task.cancel() }
-    return stream
-  }
 
   /// A 32×18 RGB thumbnail by box averaging, for scene-cut detection.
   static func thumbnail(_ image: RGBImage) -> Thumbnail {
