@@ -17,16 +17,26 @@ public struct VideoSourceOptions: Sendable, Equatable {
   public var seekThreshold: Double
   /// Extra libavformat options for opening (e.g. `rw_timeout`, `rtsp_transport`).
   public var formatOptions: [String: String]
+  /// With ``FrameSampling/every(seconds:)`` or ``FrameSampling/uniform(count:)``: while the next target is
+  /// more than ``skipMargin`` seconds ahead, tell the decoder to skip non-reference frames
+  /// (`AVDISCARD_NONREF`), which no later frame needs; near each target every frame is decoded, so the nearest
+  /// frame is still found. Frame indices are then estimated from the time (`indexIsExact` false). Off by default.
+  public var skipNonReferenceFrames: Bool
+  /// How close to a target (seconds) decoding goes back to every frame (default 0.3 s, well beyond B-frame
+  /// reordering at common frame rates).
+  public var skipMargin: Double
 
   public init(
     live: Bool? = nil, bufferedFrames: Int = 4, decoderThreads: Int = 0, seekThreshold: Double = 1,
-    formatOptions: [String: String] = [:]
+    formatOptions: [String: String] = [:], skipNonReferenceFrames: Bool = false, skipMargin: Double = 0.3
   ) {
     self.live = live
     self.bufferedFrames = bufferedFrames
     self.decoderThreads = decoderThreads
     self.seekThreshold = seekThreshold
     self.formatOptions = formatOptions
+    self.skipNonReferenceFrames = skipNonReferenceFrames
+    self.skipMargin = skipMargin
   }
 }
 
@@ -405,6 +415,8 @@ private final class Demuxer: @unchecked Sendable {
       selector = NearestFrameSelector(targets: .list(uniformTargets(count: max(1, n), duration: duration)))
       seekMode = info.isSeekable && duration > 0
     }
+    let skipNonRef = options.skipNonReferenceFrames && selector != nil
+    var skipping = false
     var heldMeta: FrameMeta?
     var frameNumber = 0
     var lastT = 0.0  // the position before the first frame: the start
@@ -444,7 +456,7 @@ private final class Demuxer: @unchecked Sendable {
       let absolute = Double(pts ?? 0) * tbSeconds
       let t = Double((pts ?? 0) - (startPts ?? 0)) * tbSeconds
       let damaged = cff_frame_is_damaged(f) != 0
-      let exact = !(seekMode || sampling == .keyframes)
+      let exact = !(seekMode || sampling == .keyframes || skipNonRef)
       let meta = FrameMeta(
         index: exact ? frameNumber : Int((t * fps).rounded()), indexIsExact: exact, t: t, pts: pts,
         absoluteTime: absolute, isKey: cff_frame_is_key(f) != 0, isDamaged: damaged)
@@ -525,6 +537,13 @@ private final class Demuxer: @unchecked Sendable {
       if pkt.pointee.stream_index != streamIndex {
         av_packet_unref(pkt)
         continue
+      }
+      if skipNonRef, let target = selector?.nextTarget {
+        let far = target - lastT > options.skipMargin
+        if far != skipping {
+          skipping = far
+          cc.pointee.skip_frame = far ? AVDISCARD_NONREF : AVDISCARD_DEFAULT
+        }
       }
       let s = avcodec_send_packet(cc, pkt)
       av_packet_unref(pkt)

@@ -220,7 +220,10 @@ public final class TagRun: Sendable {
       }
       statistics = { (0, camera.droppedFrames, 0) }
     } else {
-      let source = try await VideoSource.open(c.input, options: VideoSourceOptions(live: c.live))
+      // Sampled decoding skips non-reference frames between sample times (the tagger never sees them).
+      let source = try await VideoSource.open(
+        c.input,
+        options: VideoSourceOptions(live: c.live, skipNonReferenceFrames: c.timeline.sampling.sceneThreshold == nil))
       let info = source.info
       duration = info.duration
       var props: [(String, JSONValue)] = [

@@ -113,16 +113,18 @@ struct ProbeCommand: AsyncParsableCommand {
   /// Decodes the input once per mode and reports frames per second and the multiple of real time.
   func runBench() async throws {
     let every1s: FrameSampling = .every(seconds: 1)
-    let modes: [(String, FrameSampling, FrameOutput)] = [
-      ("full_decode", .all, .none),
-      ("full_decode_384", .all, .modelInput),
-      ("sampled_1fps_384", every1s, .modelInput),
-      ("keyframes_384", .keyframes, .modelInput),
+    let skip = VideoSourceOptions(skipNonReferenceFrames: true)
+    let modes: [(String, FrameSampling, FrameOutput, VideoSourceOptions)] = [
+      ("full_decode", .all, .none, .init()),
+      ("full_decode_384", .all, .modelInput, .init()),
+      ("sampled_1fps_384", every1s, .modelInput, .init()),
+      ("sampled_1fps_384_skip_nonref", every1s, .modelInput, skip),
+      ("keyframes_384", .keyframes, .modelInput, .init()),
     ]
     var duration: Double = 0
-    for (name, sampling, output) in modes {
+    for (name, sampling, output, options) in modes {
       let started = Date()
-      let source = try await VideoSource.open(input)
+      let source = try await VideoSource.open(input, options: options)
       duration = source.info.duration ?? 0
       var delivered = 0
       for try await _ in source.frames(sampling, output: output) { delivered += 1 }
