@@ -67,11 +67,15 @@ public struct ModelInfo: Sendable, Equatable {
   }
 
   /// Describes a bundle.
+  /// The model of a bundle. `sha256` is the weights file's hash as verified when the bundle was
+  /// fetched (its `.complete` record), else the hash the config declares for the official checkpoint.
   public init(bundle: ModelBundle, role: String) {
+    let weights = URL(fileURLWithPath: bundle.weightsPath).lastPathComponent
+    let verified = (try? InstallRecord.read(directory: bundle.directory))??.files[weights]?.sha256
     self.init(
       role: role, architecture: bundle.config.architecture.rawValue, name: bundle.directory.lastPathComponent,
-      weights: URL(fileURLWithPath: bundle.weightsPath).lastPathComponent, checkpoint: bundle.config.checkpoint?.file,
-      sha256: bundle.config.checkpoint?.sha256, classes: bundle.config.numClasses)
+      weights: weights, checkpoint: bundle.config.checkpoint?.file,
+      sha256: verified ?? bundle.config.checkpoint?.sha256, classes: bundle.config.numClasses)
   }
 
   public var json: JSONValue {

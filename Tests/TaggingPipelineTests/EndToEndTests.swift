@@ -251,4 +251,26 @@ struct EndToEndTests {
     #expect(stderrs[0].contains("3 identical frames reused"))
     #expect(!stderrs[1].contains("reused"))
   }
+
+  @Test("vtag live on a stream source writes valid outputs and reports its frames")
+  func liveMode() throws {
+    let dir = try Fixtures.temporaryDirectory("vtag-live-file")
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let base = dir.appendingPathComponent("live").path
+    // A file read as a live source: frames are never waited for, so some may be dropped and counted.
+    let r = try VTagProcess.run(["live", Self.bunny, "--model", Self.ram, "-o", base, "--format", "jsonl,vtt"])
+    #expect(r.status == 0, "\(r.stderr)")
+    let bundle = try ModelBundle(directory: URL(fileURLWithPath: Self.ram))
+    let records = try checkTimeline(base + ".jsonl", vocabulary: TagVocabulary(bundle: bundle))
+    guard case .header(let header) = records.first, case .summary(let summary) = records.last else {
+      Issue.record("no header/summary")
+      return
+    }
+    #expect(header.created != nil)
+    #expect(header.source.kind == "file")
+    #expect(header.source.json.serialized.contains("\"live\":true"))
+    #expect(summary.counters.framesSampled >= 1)
+    #expect(summary.counters.framesSampled + summary.counters.framesDropped <= 132)
+    try checkWithFFmpeg(base + ".tags.vtt")
+  }
 }

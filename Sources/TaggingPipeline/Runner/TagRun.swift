@@ -232,7 +232,8 @@ public final class TagRun: Sendable {
       ]
       if let d = info.duration { props.append(("duration", .double(d))) }
       if let r = info.frameRate { props.append(("frame_rate", .double(r))) }
-      sourceInfo = SourceInfo(uri: c.input, kind: info.isLive ? "stream" : "file", properties: props)
+      let kind = c.input == "-" ? "stdin" : (c.input.contains("://") ? "url" : "file")
+      sourceInfo = SourceInfo(uri: c.input, kind: kind, properties: props)
       let sampling: FrameSampling
       if needsAllFrames {
         sampling = .all
@@ -261,7 +262,9 @@ public final class TagRun: Sendable {
     let fanOut = SinkFanOut(sinks: try plan.open(options: c.sinkOptions) + extraSinks)
     var models = [ModelInfo(bundle: tagger.bundle, role: "tagger")]
     if let captioner, c.captionModel != nil { models.append(ModelInfo(bundle: captioner.bundle, role: "captioner")) }
-    await fanOut.send(builder.header(vtagVersion: TagRun.version, source: sourceInfo, models: models))
+    let created = ISO8601DateFormatter().string(from: Date())
+    await fanOut.send(
+      builder.header(vtagVersion: TagRun.version, created: created, source: sourceInfo, models: models))
 
     var counters = RunCounters()
     var forwardSeconds = 0.0
