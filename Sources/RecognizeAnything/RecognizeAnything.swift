@@ -76,10 +76,11 @@ public final class RecognizeAnythingModel: @unchecked Sendable {
   /// the predicted tags or, when `specifiedTags` is given, by those (commas become `" | "`).
   ///
   /// With `classes`, only those classes are scored (exactly as in a full run); the others get NaN scores
-  /// and are never reported.
+  /// and are never reported. `captionImages` limits captioning to those images of the batch (all when nil).
   public func tag(
     pixels: UnsafePointer<Float>, batch: Int, keepIntermediates: Bool = false, specifiedTags: String? = nil,
-    classes: [Int]? = nil
+    classes: [Int]? = nil,
+    captionImages: Set<Int>? = nil
   ) throws -> [ImageTags] {
     let embeds = tagging.imageEmbeddings(pixels: pixels, batch: batch)
     var results = tagging.tag(
@@ -88,7 +89,7 @@ public final class RecognizeAnythingModel: @unchecked Sendable {
     if let captioner {
       let t = tagging.swin.outputTokens
       let c = tagging.swin.outputWidth
-      for b in 0..<batch {
+      for b in 0..<batch where captionImages?.contains(b) ?? true {
         let guide = specifiedTags.map(Tag2TextCaptioner.specifiedTagText) ?? results[b].tagString
         let caption = try captioner.caption(
           imageEmbeddings: embeds.data + b * t * c, tokens: t, tagText: guide, keepIntermediates: keepIntermediates)

@@ -185,7 +185,10 @@ public final class TagRun: Sendable {
     defer { inference.stop() }
 
     // Models, on the inference thread.
-    let tagger = try await inference.run { try RecognizeAnythingModel(directory: c.model, captions: false) }
+    // A Tag2Text tagger with no separate caption model captions its own frames: one model, one pass.
+    let tagger = try await inference.run {
+      try RecognizeAnythingModel(directory: c.model, captions: c.captionModel == nil)
+    }
     let captioner: RecognizeAnythingModel?
     if let dir = c.captionModel {
       let m = try await inference.run { try RecognizeAnythingModel(directory: dir, captions: true) }
@@ -193,11 +196,10 @@ public final class TagRun: Sendable {
         throw TagRunError.captionModelNotTag2Text(path: dir.path, architecture: m.architecture.rawValue)
       }
       captioner = m
-    } else if tagger.architecture == .tag2text {
-      captioner = try await inference.run { try RecognizeAnythingModel(directory: c.model, captions: true) }
     } else {
-      captioner = nil
+      captioner = tagger.captioner != nil ? tagger : nil
     }
+    let sharedModel = captioner === tagger
     let size = tagger.imageSize
 
     // Source.
@@ -307,14 +309,17 @@ public final class TagRun: Sendable {
               items[idx].1, size: size, into: UnsafeMutableBufferPointer(rebasing: buf[(i * 3 * size * size)...]))
           }
         }
+        let guide = guideTags.flatMap { $0.isEmpty ? nil : $0 }
+        let captionHere = Set((0..<n).filter { sharedModel && captionMask[compute[$0]] })
         let tags = try pixels.withUnsafeBufferPointer {
-          try tagger.tag(pixels: $0.baseAddress!, batch: n, classes: classes)
+          try tagger.tag(
+            pixels: $0.baseAddress!, batch: n, specifiedTags: sharedModel ? guide : nil, classes: classes,
+            captionImages: captionHere)
         }
-        var captions = [String?](repeating: nil, count: n)
-        if let captioner {
+        var captions = tags.map { $0.caption?.caption }
+        if let captioner, !sharedModel {
           for i in 0..<n where captionMask[compute[i]] {
             let one = Array(pixels[(i * 3 * size * size)..<((i + 1) * 3 * size * size)])
-            let guide = guideTags.flatMap { $0.isEmpty ? nil : $0 }
             let r = try one.withUnsafeBufferPointer {
               try captioner.tag(pixels: $0.baseAddress!, batch: 1, specifiedTags: guide)[0]
             }
