@@ -173,7 +173,8 @@ public struct Sampler: Sendable {
   private func target(_ k: Int) -> Double? {
     switch settings.mode {
     case .every(let s): return Double(k) * s
-    case .uniform(let n): return k < n ? Double(k) * (duration ?? 0) / Double(n) : nil
+    // The centres of n equal slices, as the video source's seeking `uniform` sampling uses.
+    case .uniform(let n): return k < n ? (Double(k) + 0.5) * (duration ?? 0) / Double(n) : nil
     case .keyframes, .allFrames: return nil
     }
   }

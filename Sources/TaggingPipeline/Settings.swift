@@ -8,8 +8,8 @@ public func roundedTime(_ t: Double) -> Double { (t * 1_000_000).rounded() / 1_0
 public enum SamplingMode: Sendable, Equatable {
   /// The frame nearest to each multiple of `seconds` (0, s, 2s, …). Default: every 1 s.
   case every(seconds: Double)
-  /// `count` frames spread uniformly over a stream of known duration: the frames nearest to
-  /// `k · duration / count` for k = 0 … count − 1.
+  /// `count` frames spread uniformly over a stream of known duration: the frames nearest to the
+  /// centres of `count` equal slices, `(k + 0.5) · duration / count` for k = 0 … count − 1.
   case uniform(count: Int)
   /// Every key frame (I-frame) and nothing else.
   case keyframes

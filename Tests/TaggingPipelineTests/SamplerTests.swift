@@ -50,12 +50,12 @@ func flat(_ value: UInt8, count: Int = 32 * 18) -> Thumbnail {
   }
 
   @Test func uniformCountOverDuration() throws {
-    var s = try Sampler(settings: SamplingSettings(mode: .uniform(count: 4)), duration: 10)
+    var s = try Sampler(settings: SamplingSettings(mode: .uniform(count: 5)), duration: 10)
     let times = (0..<100).map { Double($0) * 0.1 }  // 10 fps, 10 s
     let picked = run(&s, times: times)
-    // targets 0, 2.5, 5, 7.5: 2.5 is halfway between 2.4 and 2.6? no: frames exist at 2.5 exactly (index 25)
-    #expect(picked.map(\.index) == [0, 25, 50, 75])
-    #expect(picked.count == 4)
+    // Slice centres 1, 3, 5, 7, 9 s.
+    #expect(picked.map(\.index) == [10, 30, 50, 70, 90])
+    #expect(picked.count == 5)
     #expect(throws: SamplingError.uniformNeedsDuration) {
       try Sampler(settings: SamplingSettings(mode: .uniform(count: 4)))
     }
