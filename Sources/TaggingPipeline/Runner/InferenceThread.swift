@@ -2,7 +2,8 @@ import Foundation
 import TensorCore
 
 /// The one thread that owns OpenBLAS: every model load and forward pass of a run executes here, in
-/// submission order, never in the cooperative thread pool.
+/// submission order, never in the cooperative thread pool. The thread keeps this object alive until
+/// `stop()` lets it finish.
 public final class InferenceThread: @unchecked Sendable {
   private let condition = NSCondition()
   private var jobs: [() -> Void] = []
@@ -11,15 +12,13 @@ public final class InferenceThread: @unchecked Sendable {
 
   /// Starts the thread; OpenBLAS (and the element-wise kernels) use `threads` threads.
   public init(threads: Int, name: String = "vtag.inference") {
-    let t = Thread { [unowned self] in self.loop() }
+    let t = Thread { self.loop() }
     t.name = name
     t.stackSize = 8 << 20
     thread = t
     t.start()
     submit { BLAS.setThreads(threads) }
   }
-
-  deinit { stop() }
 
   private func submit(_ job: @escaping () -> Void) {
     condition.lock()
