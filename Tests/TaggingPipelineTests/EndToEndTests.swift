@@ -273,4 +273,24 @@ struct EndToEndTests {
     #expect(summary.counters.framesSampled + summary.counters.framesDropped <= 132)
     try checkWithFFmpeg(base + ".tags.vtt")
   }
+
+  @Test("vtag tag --only-tags reports those tags with the full run's scores")
+  func onlyTags() throws {
+    func frameTags(_ extra: [String]) throws -> [[String: Double]] {
+      let r = try VTagProcess.run(["tag", Self.carphone, "--model", Self.ram, "-o", "-", "--format", "jsonl"] + extra)
+      #expect(r.status == 0, "\(r.stderr)")
+      return try r.stdout.split(separator: "\n").compactMap { line -> [String: Double]? in
+        guard case .frame(let f) = try TimelineRecord(jsonLine: String(line)) else { return nil }
+        return Dictionary(uniqueKeysWithValues: f.tags.map { ($0.tag, Double($0.score)) })
+      }
+    }
+    let full = try frameTags([])
+    let names = Array(try #require(full.first).keys.sorted().prefix(2))
+    let part = try frameTags(["--only-tags", names.joined(separator: ",")])
+    #expect(part.count == full.count)
+    for (p, f) in zip(part, full) {
+      #expect(Set(p.keys) == Set(f.keys).intersection(names))
+      for (k, v) in p { #expect(abs(v - f[k]!) <= 1e-6, "\(k)") }
+    }
+  }
 }

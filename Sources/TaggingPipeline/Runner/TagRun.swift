@@ -37,6 +37,8 @@ public struct TagRunConfiguration: Sendable {
   public var reuseStaticFrames: Bool = true
   /// Compute only these classes (nil = all).
   public var classes: [Int]? = nil
+  /// Compute only the classes with these tag names (resolved against the tagger's tag list).
+  public var onlyTags: [String]? = nil
 
   /// Where captions take their guiding tags from.
   public enum CaptionGuide: String, Sendable, CaseIterable {
@@ -200,6 +202,8 @@ public final class TagRun: Sendable {
       captioner = tagger.captioner != nil ? tagger : nil
     }
     let sharedModel = captioner === tagger
+    var classSubset = c.classes
+    if let names = c.onlyTags { classSubset = try tagger.classIndices(forTags: names) }
     let size = tagger.imageSize
 
     // Source.
@@ -295,7 +299,7 @@ public final class TagRun: Sendable {
           lastCaptionT = item.0.t
         }
       }
-      let classes = c.classes
+      let classes = classSubset
       let guideTags: String? = c.captionGuide == .tags ? lastActive.joined(separator: ", ") : nil
       let captionMask = captionFor
       let t0 = Date()
@@ -333,7 +337,7 @@ public final class TagRun: Sendable {
       // Identical frames take the previous frame's result (a recomputation would give the same).
       var results: [(ImageTags, String?)] = []
       var next = 0
-      for (i, item) in items.enumerated() {
+      for i in items.indices {
         if next < compute.count && compute[next] == i {
           results.append(computed[next])
           next += 1
@@ -342,7 +346,6 @@ public final class TagRun: Sendable {
           results.append((previousResult.0, captionFor[i] ? previousResult.1 : nil))
           reused += 1
         }
-        _ = item
       }
       lastResult = results.last
       for (item, result) in zip(items, results) {

@@ -52,6 +52,9 @@ struct PipelineOptions: ParsableArguments {
   @Option(name: .long, help: "Pad segments by this many seconds (default: half the sample interval).")
   var padding: Double?
 
+  @Option(name: .long, help: "Compute only these tags (comma-separated names); their scores equal a full run's.")
+  var onlyTags: String?
+
   @Option(name: .long, help: "Frames per forward pass.")
   var batch: Int = 1
 
@@ -146,6 +149,7 @@ struct PipelineOptions: ParsableArguments {
       outputBase: output ?? defaultOutput, captionEvery: try Self.seconds(captionEvery, option: "--caption-every"),
       captionGuide: guide, resize: pilExact ? .pilExact : .swscale)
     config.reuseStaticFrames = !noReuseStatic
+    config.onlyTags = onlyTags.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
     return config
   }
 }
