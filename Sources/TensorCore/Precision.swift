@@ -106,13 +106,25 @@ public final class BF16Rows: @unchecked Sendable {
   public let cols: Int
   public let data: UnsafeMutablePointer<UInt16>
 
-  public init(converting source: UnsafePointer<Float>, rows: Int, cols: Int) {
+  /// Converts `rows × cols` fp32 values. With `releasingMappedSource` (only for a read-only file
+  /// mapping), the source's pages are released chunk by chunk as they are converted, so the fp32 and
+  /// bf16 copies are never both resident.
+  public init(converting source: UnsafePointer<Float>, rows: Int, cols: Int, releasingMappedSource: Bool = false) {
     self.rows = rows
     self.cols = cols
     data = .allocate(capacity: max(rows * cols, 1))
     let d = data
-    Parallel.forRange(rows, grain: 1024) { start, end in
-      vk_bf16_from_f32(source + start * cols, d + start * cols, (end - start) * cols)
+    let chunk = max(1, (8 << 20) / max(cols * 4, 1))
+    var r0 = 0
+    while r0 < rows {
+      let r1 = min(rows, r0 + chunk)
+      Parallel.forRange(r1 - r0, grain: 1024) { start, end in
+        vk_bf16_from_f32(source + (r0 + start) * cols, d + (r0 + start) * cols, (end - start) * cols)
+      }
+      if releasingMappedSource {
+        BF16.releaseMappedPages(UnsafeRawPointer(source + r0 * cols), bytes: (r1 - r0) * cols * 4)
+      }
+      r0 = r1
     }
   }
 

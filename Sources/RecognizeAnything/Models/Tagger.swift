@@ -57,10 +57,8 @@ public final class TaggingModel: @unchecked Sendable {
         let embed = try root.weight("label_embed", [k * d, l])
         labelEmbed = embed
         if store.precision == .bf16 {
-          labelEmbedBF16 = BF16Rows(converting: embed.data, rows: k * d, cols: l)
-          if let buf = embed.owner as? FloatBuffer, buf.isView {
-            BF16.releaseMappedPages(UnsafeRawPointer(embed.data), bytes: embed.count * 4)
-          }
+          let mapped = (embed.owner as? FloatBuffer)?.isView ?? false
+          labelEmbedBF16 = BF16Rows(converting: embed.data, rows: k * d, cols: l, releasingMappedSource: mapped)
         } else {
           labelEmbedBF16 = nil
         }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import RecognizeAnything
+import TaggingPipeline
 import TensorCore
 
 /// `vtag bench`: forward-pass speed per model, thread count and batch size, next to the machine's
@@ -91,7 +92,7 @@ struct BenchCommand: AsyncParsableCommand {
         "OpenBLAS: \(BLAS.configuration); core \(status.core) (\(status.source.rawValue): \(status.reason)); "
           + "self-check \(status.selfCheckPassed ? "passed" : "FAILED"); AVX2 kernels: \(Ops.simd ? "yes" : "no")")
     } else if output == "json" {
-      Output.line(JSONValue.object([("blas", ComputeReport.blasJSON(status))]).serialized)
+      Output.line(JSONValue.object([("blas", ComputeInfo.blasJSON(status))]).serialized)
     }
     if kernels {
       for t in parseList(threads)! {
@@ -298,14 +299,3 @@ enum ProcessMemory {
   }
 }
 
-/// How vtag computes, for reports (`vtag bench`, `vtag image --json`, timeline headers).
-public enum ComputeReport {
-  /// `{"core": …, "source": …, "self_check": …, "cpu": …, "cpu_features": […]}`.
-  public static func blasJSON(_ s: BLASStatus = BLASStartup.status) -> JSONValue {
-    .object([
-      ("core", .string(s.core)), ("source", .string(s.source.rawValue)), ("reason", .string(s.reason)),
-      ("self_check", .string(s.selfCheckPassed ? "passed" : "failed")), ("cpu", .string(s.cpu)),
-      ("cpu_features", .array(s.cpuFeatures.map { .string($0) })),
-    ])
-  }
-}

@@ -3,6 +3,7 @@ import Foundation
 import ImageCore
 import MediaIO
 import RecognizeAnything
+import TaggingPipeline
 import TensorCore
 
 /// `vtag image`: tag (and, with Tag2Text, caption) still images.
@@ -109,7 +110,7 @@ struct ImageCommand: AsyncParsableCommand {
       fields.append(("caption_token_ids", .array(caption.tokenIDs.map { .int($0) })))
     }
     fields.append(("precision", .string(model.precision.rawValue)))
-    fields.append(("blas", ComputeReport.blasJSON()))
+    fields.append(("blas", ComputeInfo.blasJSON()))
     if allScores { fields.append(("scores", .array(result.scores.map { .float($0) }))) }
     return .object(fields)
   }
