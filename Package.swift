@@ -47,7 +47,7 @@ let package = Package(
       name: "RecognizeAnything",
       dependencies: ["TensorCore", "Checkpoints", "ImageCore", .product(name: "Logging", package: "swift-log")]),
     // Open-set tags: CLIP's BPE tokenizer and text tower, the tag-set builder.
-    .target(name: "CLIPText", dependencies: ["TensorCore", "Checkpoints", "RecognizeAnything", "CZLib"]),
+    .target(name: "CLIPText", dependencies: ["TensorCore", "Checkpoints", "RecognizeAnything", "ModelFetch", "CZLib"]),
     // The streaming pipeline: sampler, smoother, segmenter, timeline records, sinks, runner.
     .target(name: "TaggingPipeline", dependencies: ["RecognizeAnything", "MediaIO", "ImageCore", "TensorCore"]),
     // Getting models: the manifest, resumable verified downloads (URLSession), SHA-256.

@@ -36,6 +36,9 @@ final class PickleDict {
   private var index: [String: Int] = [:]
   /// True for `collections.OrderedDict` (informational).
   let ordered: Bool
+  /// For a TorchScript module object (`__torch__.*`, read as an inert record): its class name; the entries
+  /// are its attributes.
+  var recordClass: String? = nil
   init(ordered: Bool) { self.ordered = ordered }
 
   func set(_ key: PickleValue, _ value: PickleValue) {
@@ -161,6 +164,8 @@ struct Unpickler {
   private var stack: [PickleValue] = []
   private var marks: [Int] = []
   private var memo: [Int: PickleValue] = [:]
+  /// Accept `__torch__.*` classes (TorchScript archives) as inert records (see `TorchScriptArchive`).
+  var torchScriptRecords = false
 
   init(data: UnsafeRawBufferPointer, path: String) {
     self.data = data
@@ -168,8 +173,11 @@ struct Unpickler {
   }
 
   /// Runs the pickle to its STOP opcode and returns the resulting value.
-  static func load(_ data: UnsafeRawBufferPointer, path: String) throws -> PickleValue {
+  static func load(_ data: UnsafeRawBufferPointer, path: String, torchScriptRecords: Bool = false) throws
+    -> PickleValue
+  {
     var u = Unpickler(data: data, path: path)
+    u.torchScriptRecords = torchScriptRecords
     return try u.run()
   }
 
@@ -242,7 +250,8 @@ struct Unpickler {
 
   private mutating func pushGlobal(module rawModule: String, name: String, at op: Int) throws {
     let module = rawModule == "__builtin__" ? "builtins" : rawModule
-    guard PickleGlobals.isAllowed(module: module, name: name) else {
+    guard PickleGlobals.isAllowed(module: module, name: name) || torchScriptRecords && module.hasPrefix("__torch__")
+    else {
       throw CheckpointError.forbiddenGlobal(path: path, module: rawModule, name: name)
     }
     stack.append(.global(module: module, name: name))
@@ -427,6 +436,12 @@ struct Unpickler {
         let state = try pop(op)
         let target = try top(op)
         switch target {
+        case .dict(let d) where d.recordClass != nil:
+          // A TorchScript module's attributes.
+          guard case .dict(let attributes) = state else {
+            throw malformed("BUILD of \(d.recordClass!) with \(state.kind), expected a dict", at: op)
+          }
+          for (k, v) in zip(attributes.keys, attributes.values) { d.set(k, v) }
         case .dict, .tensor:
           // OrderedDict._metadata (state dicts) or a tensor's Python attributes: ignored.
           _ = state
@@ -493,6 +508,11 @@ struct Unpickler {
       throw malformed("REDUCE of \(callable.kind), which is not a global", at: op)
     }
     let a = args.sequence ?? []
+    if torchScriptRecords && module.hasPrefix("__torch__") {
+      let record = PickleDict(ordered: true)
+      record.recordClass = module + "." + name
+      return .dict(record)
+    }
     switch (module, name) {
     case ("collections", "OrderedDict"):
       let d = PickleDict(ordered: true)
