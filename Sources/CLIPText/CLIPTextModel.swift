@@ -168,10 +168,43 @@ public final class CLIPTextModel: @unchecked Sendable {
           "holds neither an OpenAI CLIP state dict (token_embedding.weight) nor a Hugging Face CLIPTextModelWithProjection (text_model.embeddings.token_embedding.weight)"
       )
     }
-    if let extra = store.contains("transformer.resblocks.\(config.layers).ln_1.weight") ? config.layers : nil {
+    if store.contains("transformer.resblocks.\(config.layers).ln_1.weight")
+      || store.contains("text_model.encoder.layers.\(config.layers).layer_norm1.weight")
+    {
       throw CLIPError.badModel(
-        path: path, detail: "has more than \(extra) text blocks; num_hidden_layers in config.json says \(extra)")
+        path: path, detail: "has more text blocks than num_hidden_layers (\(config.layers)) in its config.json")
     }
+  }
+
+  /// A tower with deterministic random weights (benchmarks): normal-ish values of scale 0.02, LayerNorms at 1/0.
+  public init(config: CLIPTextConfig, synthesizedSeed seed: UInt64) {
+    self.config = config
+    layout = .openAI
+    weightsPath = "synthesized(seed \(seed))"
+    var state = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+    func random(_ shape: [Int], scale: Float = 0.02) -> Weight {
+      let t = Tensor(uninitialized: shape)
+      for i in 0..<t.count {
+        state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+        let u = Float(state >> 40) / Float(1 << 24)  // [0, 1)
+        t.data[i] = (u - 0.5) * 3.46 * scale
+      }
+      return Weight(t)
+    }
+    func ones(_ n: Int, _ v: Float) -> Weight { Weight(shape: [n], values: [Float](repeating: v, count: n)) }
+    let w = config.hiddenSize
+    let m = config.intermediateSize
+    func norm() -> LayerNorm { LayerNorm(weight: ones(w, 1), bias: ones(w, 0), eps: config.layerNormEps) }
+    tokenEmbedding = random([config.vocabularySize, w])
+    positionEmbedding = random([config.contextLength, w], scale: 0.01)
+    blocks = (0..<config.layers).map { _ in
+      CLIPBlock(
+        ln1: norm(), qkv: Linear(weight: random([3 * w, w]), bias: random([3 * w])),
+        out: Linear(weight: random([w, w]), bias: random([w])), ln2: norm(),
+        fc1: Linear(weight: random([m, w]), bias: random([m])), fc2: Linear(weight: random([w, m]), bias: random([w])))
+    }
+    finalNorm = norm()
+    projection = Linear(weight: random([config.projectionDim, w]), bias: nil)
   }
 
   /// Text features `[texts, E]` (not normalised) of tokenized texts.
