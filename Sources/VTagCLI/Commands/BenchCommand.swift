@@ -40,10 +40,17 @@ struct BenchCommand: AsyncParsableCommand {
   @Flag(name: .long, help: "Also print the sgemm rate of every distinct product shape of the model.")
   var shapes = false
 
+  @Option(name: .long, help: "Time with this tag set's classes in place of the built-in ones (`vtag tags build`).")
+  var tagSet: String?
+
+  @Option(name: .long, help: "Time with this tag set's classes added after the built-in ones (repeatable).")
+  var addTagSet: [String] = []
+
   func validate() throws {
     guard ["md", "json", "csv"].contains(output) else { throw ValidationError("--output must be md, json or csv") }
     guard repetitions >= 1 else { throw ValidationError("--repetitions must be at least 1") }
     if model == nil && !kernels { throw ValidationError("give --model DIR[,DIR...] and/or --kernels") }
+    if tagSet != nil && !addTagSet.isEmpty { throw ValidationError("give --tag-set or --add-tag-set, not both") }
     guard parseList(threads) != nil, parseList(batch) != nil else {
       throw ValidationError("--threads and --batch take comma-separated positive integers")
     }
@@ -97,6 +104,11 @@ struct BenchCommand: AsyncParsableCommand {
     for dir in (model ?? "").split(separator: ",").map(String.init) {
       let started = Date()
       let ram = try RecognizeAnythingModel(directory: URL(fileURLWithPath: dir), captions: caption)
+      if let tagSet {
+        try ram.useTagSets([TagSet(directory: URL(fileURLWithPath: tagSet))], keepBuiltIn: false)
+      } else if !addTagSet.isEmpty {
+        try ram.useTagSets(addTagSet.map { try TagSet(directory: URL(fileURLWithPath: $0)) }, keepBuiltIn: true)
+      }
       let load = Date().timeIntervalSince(started)
       for t in parseList(threads)! {
         BLAS.setThreads(t)

@@ -118,7 +118,7 @@ struct TagsBenchCommand: AsyncParsableCommand {
     let meanLength = Double(tokens.map { $0.endPosition + 1 }.reduce(0, +)) / Double(tokens.count)
     let model = CLIPTextModel(config: .vitB16, synthesizedSeed: 16)
     Output.line(
-      "CLIP ViT-B/16 text tower (synthesized), \(tokens.count) descriptions of \(source.classes.count) classes, mean \(String(format: "%.1f", meanLength)) positions up to end-of-text (77 without the shortcut); OpenBLAS \(BLAS.coreName)"
+      "CLIP ViT-B/16 text tower (synthesized), \(tokens.count) of the \(source.classes.flatMap(\.texts).count) descriptions, mean \(String(format: "%.1f", meanLength)) positions up to end-of-text (77 without the shortcut); OpenBLAS \(BLAS.coreName)"
     )
     Output.line("tokenizer: \(String(format: "%.0f", Double(tokens.count) / tokenizeSeconds)) descriptions/s (1 thread)")
     Output.line("| threads | shortcut desc/s | full 77 desc/s | shortcut speed-up |")
