@@ -46,7 +46,8 @@ public struct CLIPTextConfig: Sendable, Equatable {
     func int(_ key: String, default d: Int? = nil) throws -> Int {
       if let v = o[key] as? Int, v > 0 { return v }
       if o[key] == nil, let d { return d }
-      throw CLIPError.badModel(path: path, detail: "key '\(key)' must be a positive integer (found \(o[key] ?? "nothing"))")
+      throw CLIPError.badModel(
+        path: path, detail: "key '\(key)' must be a positive integer (found \(o[key] ?? "nothing"))")
     }
     if let act = o["hidden_act"] as? String, act != "quick_gelu" {
       throw CLIPError.badModel(path: path, detail: "hidden_act is '\(act)'; OpenAI's CLIP uses quick_gelu")
@@ -54,12 +55,14 @@ public struct CLIPTextConfig: Sendable, Equatable {
     let hidden = try int("hidden_size")
     let heads = try int("num_attention_heads")
     guard hidden % heads == 0 else {
-      throw CLIPError.badModel(path: path, detail: "hidden_size \(hidden) is not a multiple of num_attention_heads \(heads)")
+      throw CLIPError.badModel(
+        path: path, detail: "hidden_size \(hidden) is not a multiple of num_attention_heads \(heads)")
     }
     self.init(
       hiddenSize: hidden, intermediateSize: try int("intermediate_size", default: 4 * hidden),
       layers: try int("num_hidden_layers"), heads: heads,
-      contextLength: try int("max_position_embeddings", default: 77), vocabularySize: try int("vocab_size", default: 49408),
+      contextLength: try int("max_position_embeddings", default: 77),
+      vocabularySize: try int("vocab_size", default: 49408),
       projectionDim: try int("projection_dim", default: (obj["projection_dim"] as? Int) ?? hidden),
       layerNormEps: Float((o["layer_norm_eps"] as? Double) ?? 1e-5))
   }

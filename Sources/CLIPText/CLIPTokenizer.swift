@@ -93,7 +93,8 @@ public final class CLIPTokenizer: @unchecked Sendable {
     for r in 0..<CLIPTokenizer.mergeCount {
       let parts = lines[r + 1].split(separator: " ")
       guard parts.count == 2, let a = id[String(parts[0])], let b = id[String(parts[1])] else {
-        throw CLIPError.badVocabulary(path: path, detail: "line \(r + 2) ('\(lines[r + 1])') is not a merge of two known symbols")
+        throw CLIPError.badVocabulary(
+          path: path, detail: "line \(r + 2) ('\(lines[r + 1])') is not a merge of two known symbols")
       }
       ranks[UInt64(a) << 32 | UInt64(b)] = r
       id[String(parts[0]) + String(parts[1])] = 512 + r

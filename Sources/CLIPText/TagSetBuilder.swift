@@ -82,7 +82,9 @@ public struct TagSetBuilder {
     }
     let truncated = tokens.filter(\.truncated).count
     if truncated > 0 {
-      log("note: \(truncated) of \(tokens.count) descriptions are longer than \(config.contextLength) tokens and were cut, as the reference does")
+      log(
+        "note: \(truncated) of \(tokens.count) descriptions are longer than \(config.contextLength) tokens and were cut, as the reference does"
+      )
     }
     let features = model.encode(tokens).map(CLIPTextModel.normalized)
     let perClass = source.classes[0].texts.count
@@ -127,7 +129,8 @@ public struct TagSetBuilder {
       if parts.count == 2 {
         let name = String(parts[0])
         guard source.classes.contains(where: { $0.name == name }) else {
-          throw TagSetInputError.invalid(path: path, detail: "line \(i + 1) names '\(name)', which is not a class of \(source.path)")
+          throw TagSetInputError.invalid(
+            path: path, detail: "line \(i + 1) names '\(name)', which is not a class of \(source.path)")
         }
         byName[name] = v
       } else {
@@ -137,7 +140,8 @@ public struct TagSetBuilder {
     if !plain.isEmpty {
       guard plain.count == n, byName.isEmpty else {
         throw TagSetInputError.invalid(
-          path: path, detail: "has \(plain.count) plain thresholds for \(n) classes; give one a class, or name<TAB>threshold lines")
+          path: path,
+          detail: "has \(plain.count) plain thresholds for \(n) classes; give one a class, or name<TAB>threshold lines")
       }
       return plain
     }

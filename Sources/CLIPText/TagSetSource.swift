@@ -26,7 +26,8 @@ public struct CLIPFolder: Sendable {
     let fm = FileManager.default
     var isDir: ObjCBool = false
     guard fm.fileExists(atPath: path, isDirectory: &isDir) else {
-      throw TagSetInputError.invalid(path: path, detail: "does not exist; pass a CLIP folder (`vtag models fetch clip`)")
+      throw TagSetInputError.invalid(
+        path: path, detail: "does not exist; pass a CLIP folder (`vtag models fetch clip`)")
     }
     let dir: URL
     if isDir.boolValue {
@@ -50,7 +51,8 @@ public struct CLIPFolder: Sendable {
     vocabularyPath = vocabulary ?? dir.appendingPathComponent("bpe_simple_vocab_16e6.txt.gz").path
     guard fm.fileExists(atPath: vocabularyPath) else {
       throw TagSetInputError.invalid(
-        path: vocabularyPath, detail: "is missing; get CLIP's BPE file with `vtag models fetch clip` or pass --bpe FILE")
+        path: vocabularyPath, detail: "is missing; get CLIP's BPE file with `vtag models fetch clip` or pass --bpe FILE"
+      )
     }
   }
 }
@@ -73,11 +75,13 @@ public struct TagSetSource: Sendable {
     do {
       json = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
     } catch {
-      throw TagSetInputError.invalid(path: path, detail: "is not valid JSON (\((error as NSError).localizedDescription))")
+      throw TagSetInputError.invalid(
+        path: path, detail: "is not valid JSON (\((error as NSError).localizedDescription))")
     }
     guard let list = json as? [Any] else {
       throw TagSetInputError.invalid(
-        path: path, detail: "must be a JSON list of {\"Category\": [\"description\", …]} objects, not \(jsonKind(json))")
+        path: path, detail: "must be a JSON list of {\"Category\": [\"description\", …]} objects, not \(jsonKind(json))"
+      )
     }
     guard !list.isEmpty else { throw TagSetInputError.invalid(path: path, detail: "the list has no classes") }
     var classes: [(String, [String])] = []
@@ -85,7 +89,8 @@ public struct TagSetSource: Sendable {
     for (i, item) in list.enumerated() {
       let at = "entry \(i + 1)"
       guard let obj = item as? [String: Any] else {
-        throw TagSetInputError.invalid(path: path, detail: "\(at) is \(jsonKind(item)), expected {\"Category\": [descriptions]}")
+        throw TagSetInputError.invalid(
+          path: path, detail: "\(at) is \(jsonKind(item)), expected {\"Category\": [descriptions]}")
       }
       guard obj.count == 1, let (name, value) = obj.first else {
         throw TagSetInputError.invalid(
@@ -99,7 +104,8 @@ public struct TagSetSource: Sendable {
       }
       seen[name] = i
       guard let texts = value as? [Any], texts.allSatisfy({ $0 is String }) else {
-        throw TagSetInputError.invalid(path: path, detail: "\(at) ('\(name)'): the descriptions must be a list of strings")
+        throw TagSetInputError.invalid(
+          path: path, detail: "\(at) ('\(name)'): the descriptions must be a list of strings")
       }
       guard !texts.isEmpty else {
         throw TagSetInputError.invalid(path: path, detail: "\(at) ('\(name)') has an empty description list")
@@ -221,7 +227,7 @@ public enum OpenSetPrompts {
     "an embroidered {}.",
     "the embroidered {}.",
     "a painting of the {}.",
-    "a painting of a {}."
+    "a painting of a {}.",
 
   ]
 

@@ -24,7 +24,8 @@ public final class TorchScriptArchive: TensorArchive, @unchecked Sendable {
   /// True when the zip at `path` looks like a TorchScript archive (it has a `code/` folder and `constants.pkl`).
   public static func isTorchScript(path: String) -> Bool {
     guard let file = try? MappedFile(path: path), let zip = try? ZipArchive(file: file) else { return false }
-    return zip.entries.contains { $0.name.contains("/code/") } && zip.entries.contains { $0.name.hasSuffix("constants.pkl") }
+    return zip.entries.contains { $0.name.contains("/code/") }
+      && zip.entries.contains { $0.name.hasSuffix("constants.pkl") }
   }
 
   /// Opens the archive, keeping only the tensors whose attribute path `include` accepts.
@@ -73,7 +74,8 @@ public final class TorchScriptArchive: TensorArchive, @unchecked Sendable {
       if storages[member] == nil {
         guard let ze = archive.entry(named: member) else {
           throw CheckpointError.malformed(
-            path: path, detail: "tensor '\(name)' refers to the storage member '\(member)', which is not in the archive")
+            path: path, detail: "tensor '\(name)' refers to the storage member '\(member)', which is not in the archive"
+          )
         }
         guard ze.isStored else {
           throw CheckpointError.unsupported(
@@ -86,7 +88,8 @@ public final class TorchScriptArchive: TensorArchive, @unchecked Sendable {
       if extent > 0, needed > storages[member]!.count {
         throw CheckpointError.malformed(
           path: path,
-          detail: "tensor '\(name)' \(t.shape) needs \(needed) bytes of '\(member)', which has \(storages[member]!.count)")
+          detail:
+            "tensor '\(name)' \(t.shape) needs \(needed) bytes of '\(member)', which has \(storages[member]!.count)")
       }
       entries[name] = TensorEntry(
         name: name, dtype: t.storage.dtype, shape: t.shape, strides: t.strides, storageKey: member,

@@ -24,7 +24,9 @@ struct TextTowerTests {
     for dir in [clipDir, clipRamDir] {
       let config = try CLIPTextConfig(file: dir.appendingPathComponent("config.json").path)
       let model = try CLIPTextModel(config: config, weights: dir.appendingPathComponent(file).path)
-      let texts = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("trace/texts.json"))) as! [String]
+      let texts =
+        try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("trace/texts.json")))
+        as! [String]
       let ids = try NPY(url: dir.appendingPathComponent("trace/input_ids.npy"))
       let tokens = try texts.map { try tok.tokenize($0) }
       #expect(tokens.flatMap { $0.ids.map(Float.init) } == ids.floats)
@@ -46,7 +48,8 @@ struct TextTowerTests {
     let model = try CLIPTextModel(config: config, weights: clipRamDir.appendingPathComponent("model.safetensors").path)
     let names = try String(contentsOf: base.appendingPathComponent("categories.txt"), encoding: .utf8)
       .split(separator: "\n").map(String.init)
-    let prompts = try JSONSerialization.jsonObject(with: Data(contentsOf: base.appendingPathComponent("prompts.json")))
+    let prompts =
+      try JSONSerialization.jsonObject(with: Data(contentsOf: base.appendingPathComponent("prompts.json")))
       as! [[String: [String]]]
     for (name, entry) in zip(names, prompts) {
       #expect(OpenSetPrompts.prompts(for: name) == entry[name], "prompts of \(name)")

@@ -27,7 +27,9 @@ struct TokenizerTests {
       if got.ids != want || got.fullLength != (obj["n_tokens"] as! Int)
         || got.truncated != (obj["truncated"] as! Bool)
       {
-        failures.append("\(obj["group"]!) \(text.debugDescription): got \(got.ids.prefix(got.endPosition + 1)) want \(want.prefix(want.firstIndex(of: 49407)! + 1))")
+        failures.append(
+          "\(obj["group"]!) \(text.debugDescription): got \(got.ids.prefix(got.endPosition + 1)) want \(want.prefix(want.firstIndex(of: 49407)! + 1))"
+        )
       }
     }
     #expect(failures.isEmpty, "\(failures.count) cases differ:\n\(failures.prefix(20).joined(separator: "\n"))")
@@ -46,6 +48,7 @@ struct TokenizerTests {
 
   @Test("HTML unescaping follows Python's html.unescape")
   func htmlUnescape() {
-    #expect(HTMLUnescape.unescape("&notanentity; &amp &#39;x&#39; &#x27; &#128; &#0;") == "¬anentity; & 'x' ' € \u{FFFD}")
+    #expect(
+      HTMLUnescape.unescape("&notanentity; &amp &#39;x&#39; &#x27; &#128; &#0;") == "¬anentity; & 'x' ' € \u{FFFD}")
   }
 }

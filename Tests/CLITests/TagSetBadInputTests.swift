@@ -9,7 +9,9 @@ private let ready = Fixtures.exists(openset.appendingPathComponent("clip")) && V
 @Suite("vtag tags build: bad input")
 struct TagSetBadInputTests {
   /// Builds a set for the tiny RAM++ bundle from a descriptions file with `content`.
-  func build(descriptions content: String? = nil, names: String? = nil, model: String = "ram_plus", clip: String = "clip")
+  func build(
+    descriptions content: String? = nil, names: String? = nil, model: String = "ram_plus", clip: String = "clip"
+  )
     throws -> VTagProcess.Result
   {
     let tmp = try Fixtures.temporaryDirectory("vtag-badset")
@@ -51,10 +53,13 @@ struct TagSetBadInputTests {
     #expect(r.status == 1 && r.stderr.contains("n.txt: line 2 is empty"), "\(r.stderr)")
     r = try build(names: "cat\ndog\ncat\n", model: "ram", clip: "clip_ram")
     #expect(r.status == 1 && r.stderr.contains("line 3: 'cat' is a duplicate of line 1"), "\(r.stderr)")
-    r = try build(names: Array(repeating: "word", count: 80).joined(separator: " ") + "\n", model: "ram", clip: "clip_ram")
+    r = try build(
+      names: Array(repeating: "word", count: 80).joined(separator: " ") + "\n", model: "ram", clip: "clip_ram")
     #expect(r.status == 1 && r.stderr.contains("is too long") && r.stderr.contains("vtag refuses it"), "\(r.stderr)")
     r = try build(names: "cat\n", model: "ram", clip: "clip")
-    #expect(r.status == 1 && r.stderr.contains("projection width (projection_dim) is 16") && r.stderr.contains("label width 32"), "\(r.stderr)")
+    #expect(
+      r.status == 1 && r.stderr.contains("projection width (projection_dim) is 16")
+        && r.stderr.contains("label width 32"), "\(r.stderr)")
   }
 
   @Test(
@@ -71,9 +76,13 @@ struct TagSetBadInputTests {
     ])
     #expect(r0.status == 0, "\(r0.stderr)")
     let image = Fixtures.ramParity.appendingPathComponent("cases/demo4.jpg").path
-    let r = try VTagProcess.run(["image", "--model", Fixtures.ramParity.appendingPathComponent("ram").path, "--tag-set", set, image])
+    let r = try VTagProcess.run([
+      "image", "--model", Fixtures.ramParity.appendingPathComponent("ram").path, "--tag-set", set, image,
+    ])
     #expect(r.status == 1 && r.stderr.contains("it was built for ram_plus, but the model is ram"), "\(r.stderr)")
-    let missing = try VTagProcess.run(["image", "--model", Fixtures.ramParity.appendingPathComponent("ram_plus").path, "--tag-set", tmp.path, image])
+    let missing = try VTagProcess.run([
+      "image", "--model", Fixtures.ramParity.appendingPathComponent("ram_plus").path, "--tag-set", tmp.path, image,
+    ])
     #expect(missing.status == 1 && missing.stderr.contains("set.json is missing"), "\(missing.stderr)")
     let usage = try VTagProcess.run(["tags", "build", "--clip", "x", "--model", "y", "-o", "z"])
     #expect(usage.status == 2 && usage.stderr.contains("exactly one of --descriptions and --names"))

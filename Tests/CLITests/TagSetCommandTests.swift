@@ -71,7 +71,9 @@ struct TagSetCommandTests {
   @Test(
     "--add-tag-set: built-in scores equal a plain run, added scores equal a --tag-set run; a second build is skipped",
     .enabled(if: ready, Comment(rawValue: Fixtures.missing(openset.appendingPathComponent("manifest.json")))),
-    arguments: [("ram_plus_llm/descriptions.json", "ram_plus", "clip"), ("ram_openset/categories.txt", "ram", "clip_ram")])
+    arguments: [
+      ("ram_plus_llm/descriptions.json", "ram_plus", "clip"), ("ram_openset/categories.txt", "ram", "clip_ram"),
+    ])
   func addTagSet(labels: String, model: String, clip: String) throws {
     let tmp = try Fixtures.temporaryDirectory("vtag-addset")
     defer { try? FileManager.default.removeItem(at: tmp) }
@@ -89,8 +91,10 @@ struct TagSetCommandTests {
     #expect(try Data(contentsOf: URL(fileURLWithPath: set + "/label_embed.safetensors")) == first, "deterministic")
     let image = Fixtures.ramParity.appendingPathComponent("cases/demo4.jpg").path
     let plain = try imageRecords(try runOK(["image", "--model", bundle, "--json", "--all-scores", image]))[0]
-    let only = try imageRecords(try runOK(["image", "--model", bundle, "--tag-set", set, "--json", "--all-scores", image]))[0]
-    let both = try imageRecords(try runOK(["image", "--model", bundle, "--add-tag-set", set, "--json", "--all-scores", image]))[0]
+    let only = try imageRecords(
+      try runOK(["image", "--model", bundle, "--tag-set", set, "--json", "--all-scores", image]))[0]
+    let both = try imageRecords(
+      try runOK(["image", "--model", bundle, "--add-tag-set", set, "--json", "--all-scores", image]))[0]
     let p = (plain["scores"] as! [NSNumber]).map(\.floatValue)
     let o = (only["scores"] as! [NSNumber]).map(\.floatValue)
     let b = (both["scores"] as! [NSNumber]).map(\.floatValue)

@@ -18,13 +18,16 @@ public struct NPY {
     let count = shape.reduce(1, *)
     let body = Array(bytes[(10 + headerLength)...])
     if header.contains("<f4") {
-      floats = body.withUnsafeBytes { raw in (0..<count).map { raw.loadUnaligned(fromByteOffset: $0 * 4, as: Float.self) } }
+      floats = body.withUnsafeBytes { raw in
+        (0..<count).map { raw.loadUnaligned(fromByteOffset: $0 * 4, as: Float.self) }
+      }
     } else if header.contains("<i8") {
       floats = body.withUnsafeBytes { raw in
         (0..<count).map { Float(raw.loadUnaligned(fromByteOffset: $0 * 8, as: Int64.self)) }
       }
     } else {
-      throw NSError(domain: "NPY", code: 2, userInfo: [NSLocalizedDescriptionKey: "\(url.path): unsupported dtype in \(header)"])
+      throw NSError(
+        domain: "NPY", code: 2, userInfo: [NSLocalizedDescriptionKey: "\(url.path): unsupported dtype in \(header)"])
     }
   }
 }

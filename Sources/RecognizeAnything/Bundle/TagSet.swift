@@ -53,7 +53,8 @@ public struct TagSet: @unchecked Sendable {
     var isDir: ObjCBool = false
     guard fm.fileExists(atPath: directory.path, isDirectory: &isDir), isDir.boolValue else {
       throw TagSetError.invalid(
-        path: directory.path, detail: "is not a tag set folder (make one with `vtag tags build … -o \(directory.path)`)")
+        path: directory.path, detail: "is not a tag set folder (make one with `vtag tags build … -o \(directory.path)`)"
+      )
     }
     func file(_ name: String) throws -> URL {
       let u = directory.appendingPathComponent(name)
@@ -69,7 +70,8 @@ public struct TagSet: @unchecked Sendable {
       arch != .tag2text
     else {
       throw TagSetError.invalid(
-        path: metaURL.path, detail: "'architecture' must be \"ram_plus\" or \"ram\" (found \(meta["architecture"] ?? "nothing"))")
+        path: metaURL.path,
+        detail: "'architecture' must be \"ram_plus\" or \"ram\" (found \(meta["architecture"] ?? "nothing"))")
     }
     architecture = arch
     guard let rpc = meta["rows_per_class"] as? Int, rpc >= 1 else {
@@ -87,7 +89,8 @@ public struct TagSet: @unchecked Sendable {
     tags = names
     let thrURL = try file(TagSet.thresholdsFile)
     var thr: [Float] = []
-    let thrLines = try String(contentsOf: thrURL, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
+    let thrLines = try String(contentsOf: thrURL, encoding: .utf8).split(
+      separator: "\n", omittingEmptySubsequences: false)
     for (i, line) in thrLines.enumerated() where !(i == thrLines.count - 1 && line.isEmpty) {
       guard let v = Float(line.trimmingCharacters(in: .whitespaces)), v >= 0, v <= 1 else {
         throw TagSetError.invalid(path: thrURL.path, detail: "line \(i + 1) ('\(line)') is not a threshold in [0, 1]")
@@ -107,7 +110,8 @@ public struct TagSet: @unchecked Sendable {
     guard e.shape[0] == names.count * rpc else {
       throw TagSetError.invalid(
         path: embedURL.path,
-        detail: "label_embed has \(e.shape[0]) rows; \(names.count) tags × \(rpc) rows a class need \(names.count * rpc)")
+        detail:
+          "label_embed has \(e.shape[0]) rows; \(names.count) tags × \(rpc) rows a class need \(names.count * rpc)")
     }
     let buf = try archive.floats("label_embed")
     labelEmbed = Weight(shape: e.shape, data: buf.base, owner: buf)

@@ -56,7 +56,9 @@ struct TagsBuildCommand: AsyncParsableCommand {
   var threads: Int?
 
   func validate() throws {
-    if (descriptions == nil) == (names == nil) { throw ValidationError("give exactly one of --descriptions and --names") }
+    if (descriptions == nil) == (names == nil) {
+      throw ValidationError("give exactly one of --descriptions and --names")
+    }
     if !(0...1).contains(threshold) { throw ValidationError("--threshold must be in [0, 1]") }
     if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
   }
@@ -66,7 +68,9 @@ struct TagsBuildCommand: AsyncParsableCommand {
     let bundle = try ModelBundle(directory: URL(fileURLWithPath: model))
     let source = try descriptions.map { try TagSetSource.descriptions(file: $0) } ?? TagSetSource.names(file: names!)
     if bundle.config.architecture == .ramPlus && source.kind == "names" {
-      Output.error("note: RAM++ from names uses the 63 RAM prompt templates as each class's descriptions; this is not a reference mode (the reference uses LLM descriptions, see `--descriptions`)")
+      Output.error(
+        "note: RAM++ from names uses the 63 RAM prompt templates as each class's descriptions; this is not a reference mode (the reference uses LLM descriptions, see `--descriptions`)"
+      )
     }
     var builder = TagSetBuilder(source: source, clip: try CLIPFolder(path: clip, vocabulary: bpe), bundle: bundle)
     builder.threshold = threshold
@@ -79,7 +83,8 @@ struct TagsBuildCommand: AsyncParsableCommand {
       Output.line("\(output): up to date (same CLIP, \(source.kind) file, model architecture and thresholds)")
     case .built(let classes, let rows, let texts):
       Output.line(
-        "\(output): \(classes) classes, \(rows) label rows from \(texts) texts in \(String(format: "%.1f", Date().timeIntervalSince(start))) s")
+        "\(output): \(classes) classes, \(rows) label rows from \(texts) texts in \(String(format: "%.1f", Date().timeIntervalSince(start))) s"
+      )
     }
   }
 }
@@ -120,7 +125,8 @@ struct TagsBenchCommand: AsyncParsableCommand {
     Output.line(
       "CLIP ViT-B/16 text tower (synthesized), \(tokens.count) of the \(source.classes.flatMap(\.texts).count) descriptions, mean \(String(format: "%.1f", meanLength)) positions up to end-of-text (77 without the shortcut); OpenBLAS \(BLAS.coreName)"
     )
-    Output.line("tokenizer: \(String(format: "%.0f", Double(tokens.count) / tokenizeSeconds)) descriptions/s (1 thread)")
+    Output.line(
+      "tokenizer: \(String(format: "%.0f", Double(tokens.count) / tokenizeSeconds)) descriptions/s (1 thread)")
     Output.line("| threads | shortcut desc/s | full 77 desc/s | shortcut speed-up |")
     Output.line("|---|---|---|---|")
     for n in threads.split(separator: ",").compactMap({ Int($0) }) {
