@@ -29,6 +29,7 @@ let package = Package(
     .systemLibrary(
       name: "CJPEG", path: "Sources/CJPEG", pkgConfig: "libjpeg",
       providers: [.apt(["libjpeg62-turbo-dev"])]),
+    .systemLibrary(name: "CZLib", path: "Sources/CZLib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
     // Tensor core: fp32 buffers, BLAS-backed linear algebra, LayerNorm/GELU/softmax/attention.
     // Element-wise kernels in C: AVX2+FMA versions picked at run time, portable fallbacks otherwise.
@@ -45,6 +46,8 @@ let package = Package(
     .target(
       name: "RecognizeAnything",
       dependencies: ["TensorCore", "Checkpoints", "ImageCore", .product(name: "Logging", package: "swift-log")]),
+    // Open-set tags: CLIP's BPE tokenizer and text tower, the tag-set builder.
+    .target(name: "CLIPText", dependencies: ["TensorCore", "Checkpoints", "RecognizeAnything", "ModelFetch", "CZLib"]),
     // The streaming pipeline: sampler, smoother, segmenter, timeline records, sinks, runner.
     .target(name: "TaggingPipeline", dependencies: ["RecognizeAnything", "MediaIO", "ImageCore", "TensorCore"]),
     // Getting models: the manifest, resumable verified downloads (URLSession), SHA-256.
@@ -55,7 +58,7 @@ let package = Package(
     .target(
       name: "VTagCLI",
       dependencies: [
-        "RecognizeAnything", "TaggingPipeline", "ModelFetch", "MediaIO", "TensorCore", "Checkpoints", "ImageCore",
+        "RecognizeAnything", "CLIPText", "TaggingPipeline", "ModelFetch", "MediaIO", "TensorCore", "Checkpoints", "ImageCore",
         .product(name: "Yams", package: "Yams"),
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
@@ -80,6 +83,7 @@ let package = Package(
       name: "TaggingPipelineTests", dependencies: ["TaggingPipeline", "RecognizeAnything", "VTagTestSupport"],
       exclude: ["Golden"]),
     .testTarget(name: "MediaIOTests", dependencies: ["MediaIO", "VTagTestSupport"]),
+    .testTarget(name: "CLIPTextTests", dependencies: ["CLIPText", "Checkpoints", "RecognizeAnything", "VTagTestSupport"]),
     .testTarget(name: "CLITests", dependencies: ["VTagCLI", "ModelFetch", "VTagTestSupport"]),
     .testTarget(name: "ModelFetchTests", dependencies: ["ModelFetch", "RecognizeAnything", "VTagTestSupport"]),
   ],

@@ -48,6 +48,9 @@ final class PickleDict {
   var depth = 1
   /// True once the dict sits inside another container: it may then no longer grow deeper.
   var contained = false
+  /// For a TorchScript module object (`__torch__.*`, read as an inert record): its class name; the entries
+  /// are its attributes.
+  var recordClass: String? = nil
   init(ordered: Bool) { self.ordered = ordered }
   deinit {
     PickleRelease.drain(&keys)
@@ -243,6 +246,8 @@ struct Unpickler {
   private var depths: [Int] = []
   private var marks: [Int] = []
   private var memo: [Int: (value: PickleValue, depth: Int)] = [:]
+  /// Accept `__torch__.*` classes (TorchScript archives) as inert records (see `TorchScriptArchive`).
+  var torchScriptRecords = false
 
   init(data: UnsafeRawBufferPointer, path: String) {
     self.data = data
@@ -250,9 +255,12 @@ struct Unpickler {
   }
 
   /// Runs the pickle to its STOP opcode and returns the resulting value.
-  static func load(_ data: UnsafeRawBufferPointer, path: String) throws -> PickleValue {
+  static func load(_ data: UnsafeRawBufferPointer, path: String, torchScriptRecords: Bool = false) throws
+    -> PickleValue
+  {
     var u = Unpickler(data: data, path: path)
     defer { u.releaseAll() }
+    u.torchScriptRecords = torchScriptRecords
     return try u.run()
   }
 
@@ -405,7 +413,8 @@ struct Unpickler {
 
   private mutating func pushGlobal(module rawModule: String, name: String, at op: Int) throws {
     let module = rawModule == "__builtin__" ? "builtins" : rawModule
-    guard PickleGlobals.isAllowed(module: module, name: name) else {
+    guard PickleGlobals.isAllowed(module: module, name: name) || torchScriptRecords && module.hasPrefix("__torch__")
+    else {
       throw CheckpointError.forbiddenGlobal(path: path, module: rawModule, name: name)
     }
     push(.global(module: module, name: name))
@@ -601,6 +610,12 @@ struct Unpickler {
         let state = try pop(op)
         let target = try top(op)
         switch target {
+        case .dict(let d) where d.recordClass != nil:
+          // A TorchScript module's attributes.
+          guard case .dict(let attributes) = state else {
+            throw malformed("BUILD of \(d.recordClass!) with \(state.kind), expected a dict", at: op)
+          }
+          for (k, v) in zip(attributes.keys, attributes.values) { d.set(k, v) }
         case .dict, .tensor:
           // OrderedDict._metadata (state dicts) or a tensor's Python attributes: ignored.
           _ = state
@@ -672,6 +687,11 @@ struct Unpickler {
       throw malformed("REDUCE of \(callable.kind), which is not a global", at: op)
     }
     let a = args.sequence ?? []
+    if torchScriptRecords && module.hasPrefix("__torch__") {
+      let record = PickleDict(ordered: true)
+      record.recordClass = module + "." + name
+      return .dict(record)
+    }
     switch (module, name) {
     case ("collections", "OrderedDict"):
       let d = PickleDict(ordered: true)

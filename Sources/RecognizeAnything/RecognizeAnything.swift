@@ -11,12 +11,15 @@ public struct TagHit: Sendable, Equatable, Codable {
   /// Chinese name (trailing spaces kept), when the bundle has `tags_zh.txt`.
   public var tagZh: String?
   public var score: Float
+  /// True for a class added from a tag set (`--add-tag-set`); nil for the built-in ones.
+  public var custom: Bool?
 
-  public init(index: Int, tag: String, tagZh: String?, score: Float) {
+  public init(index: Int, tag: String, tagZh: String?, score: Float, custom: Bool? = nil) {
     self.index = index
     self.tag = tag
     self.tagZh = tagZh
     self.score = score
+    self.custom = custom
   }
 }
 
@@ -53,6 +56,17 @@ public final class RecognizeAnythingModel: @unchecked Sendable {
   public let captioner: Tag2TextCaptioner?
   /// The precision of the large products (`fp32` or `bf16`; never `auto`).
   public let precision: Precision
+  /// The names of the classes scored, in score order (the bundle's, or those of the tag sets in use).
+  public private(set) var classNames: [String]
+  /// Chinese names (built-in classes only; nil for a set's classes and when the bundle has none).
+  public private(set) var classNamesChinese: [String?]
+  /// Per-class thresholds, in score order.
+  public private(set) var classThresholds: [Float]
+  /// Index of the first class that comes from a tag set (0 with `--tag-set`, the bundle's class count with
+  /// `--add-tag-set`); nil when only built-in classes are scored.
+  public private(set) var firstCustomClass: Int?
+  /// The tag sets in use.
+  public private(set) var tagSets: [TagSet] = []
 
   /// Opens the bundle at `directory` and loads its weights.
   public convenience init(directory: URL, captions: Bool = true, precision: Precision = .fp32) throws {
@@ -71,6 +85,32 @@ public final class RecognizeAnythingModel: @unchecked Sendable {
     deletedIndices = Set(bundle.config.deleteTagIndices ?? [])
     captioner =
       bundle.config.architecture == .tag2text && captions ? try Tag2TextCaptioner(bundle: bundle, weights: store) : nil
+    classNames = bundle.tags
+    classNamesChinese = bundle.tags.indices.map { bundle.tagsChinese?[$0] }
+    classThresholds = bundle.thresholds
+  }
+
+  /// Scores the classes of `sets` instead of the built-in ones, or after them when `keepBuiltIn`
+  /// (`--add-tag-set`). Each set must be built for this architecture and label width.
+  public func useTagSets(_ sets: [TagSet], keepBuiltIn: Bool) throws {
+    for set in sets {
+      try set.check(architecture: architecture, labelWidth: bundle.config.labelEmbeddingDim)
+    }
+    try tagging.useLabels(
+      sets.map { TaggingModel.LabelGroup(embed: $0.labelEmbed, rowsPerClass: $0.rowsPerClass) }, keepBuiltIn: keepBuiltIn)
+    let custom = sets.flatMap(\.tags)
+    if keepBuiltIn {
+      firstCustomClass = bundle.tags.count
+      classNames = bundle.tags + custom
+      classNamesChinese = bundle.tags.indices.map { bundle.tagsChinese?[$0] } + custom.map { _ in nil }
+      classThresholds = bundle.thresholds + sets.flatMap(\.thresholds)
+    } else {
+      firstCustomClass = 0
+      classNames = custom
+      classNamesChinese = custom.map { _ in nil }
+      classThresholds = sets.flatMap(\.thresholds)
+    }
+    tagSets = sets
   }
 
   public var architecture: Architecture { bundle.config.architecture }
@@ -109,7 +149,7 @@ public final class RecognizeAnythingModel: @unchecked Sendable {
   /// Class indices for tag names (every index of a duplicated name); an unknown name is an error.
   public func classIndices(forTags names: [String]) throws -> [Int] {
     var byName: [String: [Int]] = [:]
-    for (i, t) in bundle.tags.enumerated() { byName[t, default: []].append(i) }
+    for (i, t) in classNames.enumerated() { byName[t, default: []].append(i) }
     var out: [Int] = []
     for name in names {
       guard let idx = byName[name] else {
@@ -124,8 +164,10 @@ public final class RecognizeAnythingModel: @unchecked Sendable {
   /// Applies thresholds (strict `>`) and deletions to a forward output.
   public func decide(_ output: TaggingOutput) -> ImageTags {
     var hits: [TagHit] = []
-    for (i, p) in output.probs.enumerated() where p > bundle.thresholds[i] && !deletedIndices.contains(i) {
-      hits.append(TagHit(index: i, tag: bundle.tags[i], tagZh: bundle.tagsChinese?[i], score: p))
+    let deleted = firstCustomClass == 0 ? [] : deletedIndices
+    for (i, p) in output.probs.enumerated() where p > classThresholds[i] && !deleted.contains(i) {
+      let custom: Bool? = firstCustomClass.map { i >= $0 }
+      hits.append(TagHit(index: i, tag: classNames[i], tagZh: classNamesChinese[i], score: p, custom: custom))
     }
     return ImageTags(
       tags: hits, scores: output.probs, intermediates: output.intermediates, caption: nil, specifiedTags: nil)

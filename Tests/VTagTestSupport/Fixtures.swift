@@ -19,6 +19,8 @@ public enum Fixtures {
   public static let tokenizer: URL = shared.appendingPathComponent("fixtures/tokenizer")
   /// `../shared/media`.
   public static let media: URL = shared.appendingPathComponent("media")
+  /// `../shared/fixtures/openset` (CLIP text towers, tokenizer cases, open-set experiments).
+  public static let openset: URL = shared.appendingPathComponent("fixtures/openset")
   /// `../shared/ram-data`.
   public static let ramData: URL = shared.appendingPathComponent("ram-data")
 

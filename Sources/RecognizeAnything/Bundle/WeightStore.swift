@@ -146,6 +146,13 @@ public struct LayerNorm: Sendable {
   public let bias: Weight
   public let eps: Float
 
+  /// A LayerNorm over given weights (computed or synthesized).
+  public init(weight: Weight, bias: Weight, eps: Float) {
+    self.weight = weight
+    self.bias = bias
+    self.eps = eps
+  }
+
   public init(_ scope: WeightScope, dim: Int, eps: Float) throws {
     weight = try scope.weight("weight", [dim])
     bias = try scope.weight("bias", [dim])

@@ -27,11 +27,18 @@ public final class TaggingModel: @unchecked Sendable {
   let imageProj: Linear?
   let labelEmbed: Weight?  // RAM++ [K·D, L]; RAM [K, L]
   /// RAM++ with bf16 precision: the description embeddings in bf16 (the fp32 copy released).
-  let labelEmbedBF16: BF16Rows?
+  var labelEmbedBF16: BF16Rows?
   let reweightScale: Float
   let wordvecProj: Linear?
   /// RAM: the cached image-independent queries `[K, hidden]`; Tag2Text: label_embed.weight.
-  let fixedQueries: Weight?
+  var fixedQueries: Weight?
+  /// RAM++: each class's first description row and its number of rows (built-in classes, then tag-set classes).
+  var classRows: [UnsafePointer<Float>] = []
+  var classRowCounts: [Int] = []
+  /// Keeps the label embeddings `classRows` points into alive.
+  var labelOwners: [Weight] = []
+  /// Number of classes scored: the checkpoint's, or those of the tag sets in use.
+  public private(set) var classCount: Int
   let fcWeight: Weight  // [1, hidden] shared, or [1, K, hidden] per class
   let fcBias: Weight  // [1] or [1, K]
   let perClassClassifier: Bool
@@ -47,6 +54,7 @@ public final class TaggingModel: @unchecked Sendable {
     let k = config.numClasses
     let hidden = config.taggingHead.hiddenSize
     let visionWidth = swin.outputWidth
+    classCount = k
     switch config.architecture {
     case .ramPlus, .ram:
       let l = config.labelEmbeddingDim!
@@ -64,6 +72,9 @@ public final class TaggingModel: @unchecked Sendable {
         }
         reweightScale = try root.weight("reweight_scale", []).scalar
         fixedQueries = nil
+        classRows = (0..<k).map { embed.data + $0 * d * l }
+        classRowCounts = [Int](repeating: d, count: k)
+        labelOwners = [embed]
       } else {
         let embed = try root.weight("label_embed", [k, l])
         labelEmbed = embed
@@ -117,7 +128,7 @@ public final class TaggingModel: @unchecked Sendable {
     let t = swin.outputTokens
     let c = swin.outputWidth
     let hidden = head.hidden
-    let subset = classes ?? Array(0..<config.numClasses)
+    let subset = classes ?? Array(0..<classCount)
     let k = subset.count
     var outputs: [TaggingOutput] = []
     let queries = Tensor(uninitialized: [k, hidden])
@@ -152,7 +163,7 @@ public final class TaggingModel: @unchecked Sendable {
       }
       onStage?("projection")
       head.forward(queries: queries.data, count: k, tokens: tokens, tokenCount: t)
-      var logits = [Float](repeating: classes == nil ? 0 : .nan, count: config.numClasses)
+      var logits = [Float](repeating: classes == nil ? 0 : .nan, count: classCount)
       for (r, i) in subset.enumerated() {
         let row = queries.data + r * hidden
         let w = perClassClassifier ? fcWeight.data + i * hidden : fcWeight.data
@@ -173,8 +184,7 @@ public final class TaggingModel: @unchecked Sendable {
   func ramPlusQueries(imageProj e: Tensor, classes: [Int], into queries: Tensor) {
     let l = e.dim(-1)
     let k = classes.count
-    let d = config.descriptionsPerClass!
-    let embed = labelEmbed!
+    let d = classRowCounts.max() ?? 0
     // c = E[0] / ‖E[0]‖
     var norm: Float = 0
     for j in 0..<l { norm += e.data[j] * e.data[j] }
@@ -186,7 +196,6 @@ public final class TaggingModel: @unchecked Sendable {
     // Per class, while its 51 description rows are in cache: similarities (s·c)·label_embed[k·D+d],
     // softmax over d, weighted sum. One pass over label_embed, classes split over the workers.
     let weighted = Tensor(uninitialized: [k, l])
-    let rows = embed.data
     let out = weighted.data
     if let bf = labelEmbedBF16 {
       cls.withUnsafeBufferPointer { cp in
@@ -214,7 +223,8 @@ public final class TaggingModel: @unchecked Sendable {
         let w = UnsafeMutablePointer<Float>.allocate(capacity: d)
         defer { w.deallocate() }
         for cIdx in start..<end {
-          let block = rows + classes[cIdx] * d * l
+          let block = classRows[classes[cIdx]]
+          let d = classRowCounts[classes[cIdx]]
           for di in 0..<d { w[di] = Ops.dot(c, block + di * l, count: l) }
           Ops.softmaxRows(w, rows: 1, cols: d)
           let dst = out + cIdx * l
@@ -225,5 +235,58 @@ public final class TaggingModel: @unchecked Sendable {
     }
     wordvecProj!(weighted.data, rows: k, into: queries.data)
     Ops.relu(queries.data, count: queries.count)
+  }
+}
+
+extension TaggingModel {
+  /// The label embeddings of one group of classes: RAM++ `[classes · rowsPerClass, L]` description embeddings,
+  /// RAM `[classes, L]`.
+  public struct LabelGroup: Sendable {
+    public var embed: Weight
+    public var rowsPerClass: Int
+    public init(embed: Weight, rowsPerClass: Int) {
+      self.embed = embed
+      self.rowsPerClass = rowsPerClass
+    }
+    public var classes: Int { embed.shape[0] / rowsPerClass }
+  }
+
+  /// Scores `groups`' classes, after the checkpoint's own when `keepBuiltIn`, in that order. The head has no
+  /// attention between classes, so every class's score is the same as when it is scored alone.
+  public func useLabels(_ groups: [LabelGroup], keepBuiltIn: Bool) throws {
+    guard config.architecture != .tag2text, let l = config.labelEmbeddingDim else {
+      throw BundleError.invalidConfig(
+        path: "tag set", detail: "tag sets work with RAM++ and RAM models; this one is \(config.architecture.rawValue)")
+    }
+    for g in groups where g.embed.shape.count != 2 || g.embed.shape[1] != l || g.embed.shape[0] % g.rowsPerClass != 0 {
+      throw BundleError.shapeMismatch(
+        file: "tag set", key: "label_embed", expected: [g.classes * g.rowsPerClass, l], found: g.embed.shape)
+    }
+    let builtIn = LabelGroup(
+      embed: labelEmbed!, rowsPerClass: config.architecture == .ramPlus ? config.descriptionsPerClass! : 1)
+    let all = (keepBuiltIn ? [builtIn] : []) + groups
+    classCount = all.reduce(0) { $0 + $1.classes }
+    switch config.architecture {
+    case .ramPlus:
+      classRows = []
+      classRowCounts = []
+      for g in all {
+        for c in 0..<g.classes { classRows.append(g.embed.data + c * g.rowsPerClass * l) }
+        classRowCounts += [Int](repeating: g.rowsPerClass, count: g.classes)
+      }
+      labelOwners = all.map(\.embed)
+      // The bf16 copy holds the built-in rows only: with tag sets the re-weighting reads the fp32 rows.
+      labelEmbedBF16 = nil
+    default:
+      let hidden = head.hidden
+      let q = Tensor(uninitialized: [classCount, hidden])
+      var row = 0
+      for g in all {
+        wordvecProj!(g.embed.data, rows: g.classes, into: q.data + row * hidden)
+        row += g.classes
+      }
+      Ops.relu(q.data, count: q.count)
+      fixedQueries = Weight(q)
+    }
   }
 }

@@ -51,12 +51,18 @@ struct BenchCommand: AsyncParsableCommand {
     guard !v.isEmpty, v.allSatisfy({ $0 != nil }) else { return nil }
     return v.map { $0! }
   }
+  @Option(name: .long, help: "Time with this tag set's classes in place of the built-in ones (`vtag tags build`).")
+  var tagSet: String?
+
+  @Option(name: .long, help: "Time with this tag set's classes added after the built-in ones (repeatable).")
+  var addTagSet: [String] = []
 
   func validate() throws {
     guard ["md", "json", "csv"].contains(output) else { throw ValidationError("--output must be md, json or csv") }
     guard repetitions >= 1 else { throw ValidationError("--repetitions must be at least 1") }
     if model == nil && !kernels { throw ValidationError("give --model DIR[,DIR...] and/or --kernels") }
     guard precisions != nil else { throw ValidationError("--precision takes fp32, bf16 or auto (comma-separated)") }
+    if tagSet != nil && !addTagSet.isEmpty { throw ValidationError("give --tag-set or --add-tag-set, not both") }
     guard parseList(threads) != nil, parseList(batch) != nil else {
       throw ValidationError("--threads and --batch take comma-separated positive integers")
     }
@@ -119,6 +125,11 @@ struct BenchCommand: AsyncParsableCommand {
         BLAS.setThreads(parseList(threads)!.max()!)
         let started = Date()
         let ram = try RecognizeAnythingModel(directory: URL(fileURLWithPath: dir), captions: caption, precision: p)
+        if let tagSet {
+          try ram.useTagSets([TagSet(directory: URL(fileURLWithPath: tagSet))], keepBuiltIn: false)
+        } else if !addTagSet.isEmpty {
+          try ram.useTagSets(addTagSet.map { try TagSet(directory: URL(fileURLWithPath: $0)) }, keepBuiltIn: true)
+        }
         let load = Date().timeIntervalSince(started)
         for t in parseList(threads)! {
           BLAS.setThreads(t)

@@ -33,6 +33,12 @@ struct ImageCommand: AsyncParsableCommand {
   @Option(name: .long, help: "Compute only these tags (comma-separated names); their scores equal a full run's.")
   var onlyTags: String?
 
+  @Option(name: .long, help: "Tag set folder (`vtag tags build`): its classes replace the built-in ones.")
+  var tagSet: String?
+
+  @Option(name: .long, help: "Tag set folder whose classes are scored after the built-in ones (repeatable).")
+  var addTagSet: [String] = []
+
   @Flag(name: .long, help: "With no --model and no RAM++ bundle installed, fetch it without asking.")
   var yes = false
 
@@ -49,12 +55,18 @@ struct ImageCommand: AsyncParsableCommand {
     if files.isEmpty { throw ValidationError("give at least one image file") }
     if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
     if allScores && !json { throw ValidationError("--all-scores needs --json") }
+    if tagSet != nil && !addTagSet.isEmpty { throw ValidationError("give --tag-set or --add-tag-set, not both") }
   }
 
   func run() async throws {
     BLAS.setThreads(threads ?? ProcessInfo.processInfo.activeProcessorCount)
     let directory = try await ModelResolver.resolve(model: model, yes: yes)
     let ram = try RecognizeAnythingModel(directory: directory, precision: precision)
+    if let tagSet {
+      try ram.useTagSets([TagSet(directory: URL(fileURLWithPath: tagSet))], keepBuiltIn: false)
+    } else if !addTagSet.isEmpty {
+      try ram.useTagSets(addTagSet.map { try TagSet(directory: URL(fileURLWithPath: $0)) }, keepBuiltIn: true)
+    }
     // The reference ignores '', 'none' and 'None' as user tags.
     let userTags = specifiedTags.flatMap { ["", "none", "None"].contains($0) ? nil : $0 }
     if userTags != nil && ram.captioner == nil {
@@ -100,6 +112,7 @@ struct ImageCommand: AsyncParsableCommand {
             var t: [(String, JSONValue)] = [("index", .int(hit.index)), ("tag", .string(hit.tag))]
             if let zh = hit.tagZh { t.append(("tag_zh", .string(zh))) }
             t.append(("score", .float(hit.score)))
+            if let custom = hit.custom { t.append(("custom", .bool(custom))) }
             return .object(t)
           })
       ),
@@ -111,6 +124,10 @@ struct ImageCommand: AsyncParsableCommand {
     }
     fields.append(("precision", .string(model.precision.rawValue)))
     fields.append(("blas", ComputeInfo.blasJSON()))
+    if !model.tagSets.isEmpty {
+      fields.append(("tag_sets", .array(model.tagSets.map { .string($0.sha256 ?? "") })))
+      if let first = model.firstCustomClass, first > 0 { fields.append(("first_custom_class", .int(first))) }
+    }
     if allScores { fields.append(("scores", .array(result.scores.map { .float($0) }))) }
     return .object(fields)
   }
