@@ -148,7 +148,7 @@ public protocol TimelineIndex: AnyObject, Sendable {
   func captionVideos(_ query: String) throws -> Set<Int64>
   /// The cues matching the caption query in `videos`, grouped by video.
   func captionHits(_ query: String, videos: [Int64]) throws -> [Int64: [CueHit]]
-  /// The English names of the tags with a segment overlapping `[start, end)` and the caption texts
-  /// of the cues overlapping it, in time order.
-  func context(video: Int64, start: Double, end: Double) throws -> (tags: [String], captions: [String])
+  /// For each `(video, start, end)`: the English names of the tags with a segment overlapping
+  /// `[start, end)` (alphabetical) and the texts of the caption cues overlapping it (time order).
+  func context(_ spans: [(video: Int64, start: Double, end: Double)]) throws -> [(tags: [String], captions: [String])]
 }

@@ -395,24 +395,31 @@ public final class SQLiteIndex: TimelineIndex, Sendable {
     }
   }
 
-  public func context(video: Int64, start: Double, end: Double) throws -> (tags: [String], captions: [String]) {
+  public func context(
+    _ spans: [(video: Int64, start: Double, end: Double)]
+  ) throws -> [(tags: [String], captions: [String])] {
     try guarded {
       try pool.read { db in
-        // Segments are at most the video's length; the start bound keeps the index range small.
-        let tags = try String.fetchAll(
-          db,
-          sql: """
-            SELECT t.name FROM tags t WHERE t.id IN (
-              SELECT tag_id FROM segments WHERE video_id = ? AND start < ? AND "end" > ?)
-            ORDER BY t.name
-            """, arguments: [video, end, start])
-        let caps = try String.fetchAll(
-          db,
-          sql: """
-            SELECT text FROM captions WHERE video_id = ? AND start < ? AND "end" > ? AND start >= ? ORDER BY start
-            """, arguments: [video, end, start, start - TimelineFile.maxCueDuration])
-        return (tags, caps)
+        try spans.map { try Self.context(db, video: $0.video, start: $0.start, end: $0.end) }
       }
     }
+  }
+
+  static func context(_ db: Database, video: Int64, start: Double, end: Double) throws -> (
+    tags: [String], captions: [String]
+  ) {
+    let tags = try String.fetchAll(
+      db.cachedStatement(
+        sql: """
+          SELECT t.name FROM tags t WHERE t.id IN (
+            SELECT tag_id FROM segments WHERE video_id = ? AND start < ? AND "end" > ?)
+          ORDER BY t.name
+          """), arguments: [video, end, start])
+    let caps = try String.fetchAll(
+      db.cachedStatement(
+        sql: """
+          SELECT text FROM captions WHERE video_id = ? AND start < ? AND "end" > ? AND start >= ? ORDER BY start
+          """), arguments: [video, end, start, start - TimelineFile.maxCueDuration])
+    return (tags, caps)
   }
 }

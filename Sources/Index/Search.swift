@@ -215,10 +215,10 @@ public struct SearchEngine: Sendable {
       videoOf = order.map { videoOf[$0] }
     }
     if options.context {
+      let ctx = try index.context(out.indices.map { (videoOf[$0], out[$0].start, out[$0].end) })
       for k in out.indices {
-        let c = try index.context(video: videoOf[k], start: out[k].start, end: out[k].end)
-        out[k].tags = c.tags
-        out[k].captions = c.captions
+        out[k].tags = ctx[k].tags
+        out[k].captions = ctx[k].captions
       }
     }
     return out
