@@ -67,7 +67,7 @@ let package = Package(
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
       ]),
-    .executableTarget(name: "vtag", dependencies: ["VTagCLI"]),
+    .executableTarget(name: "vtag", dependencies: ["VTagCLI", "TensorCore"]),
 
     // Examples of the library API (built with everything else, so they keep compiling).
     .executableTarget(name: "example-custom-sink", dependencies: ["TaggingPipeline"], path: "examples/custom-sink"),

@@ -10,10 +10,6 @@ struct CameraTests {
     try CameraSource(path: fake.path, configuration: config, opener: { _ throws(CameraError) in fake })
   }
 
-  /// Waits (up to 2 s) until the capture thread has closed the device.
-  func waitClosed(_ fake: FakeV4L2Device) async throws {
-    for _ in 0..<200 where fake.closeCount == 0 { try await Task.sleep(for: .milliseconds(10)) }
-  }
 
   @Test("Negotiation: the driver adjusts the size; frames carry the buffer timestamps and sequence")
   func negotiateAndCapture() async throws {
@@ -35,7 +31,7 @@ struct CameraTests {
     let img = frames[4].image
     #expect(img.width == 320 && img.height == 240)
     #expect(img[7, 9] == (4, 7, 9))  // row padding stripped
-    try await waitClosed(fake)
+    await camera.waitUntilStopped()
     let calls = fake.calls
     #expect(Array(calls.prefix(4)) == ["QUERYCAP", "S_FMT", "S_PARM", "REQBUFS"])
     #expect(calls.contains("STREAMON") && calls.contains("STREAMOFF"))
@@ -102,7 +98,7 @@ struct CameraTests {
       #expect(e.description.contains(fake.path))
     }
     #expect(n == 5)
-    try await waitClosed(fake)
+    await camera.waitUntilStopped()
     #expect(fake.closeCount == 1 && fake.unmapCount == fake.mapCount)
   }
 
@@ -121,7 +117,8 @@ struct CameraTests {
     #expect(sequences.last == 59, "the newest frame should arrive: \(sequences)")
   }
 
-  @Test("Cancelling stops capture within a poll timeout; no frames: timeouts only") func cancel() async throws {
+  @Test("Cancelling ends the iteration, the capture thread ends and closes the device; no frames: timeouts only")
+  func cancel() async throws {
     let fake = FakeV4L2Device()
     fake.frameLimit = 0  // streaming, but nothing ever arrives
     let camera = try open(fake, .init(pollTimeoutMilliseconds: 50))
@@ -130,13 +127,14 @@ struct CameraTests {
       for try await _ in camera.frames() { n += 1 }
       return n
     }
-    try await Task.sleep(for: .milliseconds(100))
-    let started = Date()
+    // Cancel once the capture thread is streaming (polling and timing out), not before it started.
+    while !fake.calls.contains("STREAMON") && fake.closeCount == 0 { try await Task.sleep(for: .milliseconds(5)) }
     task.cancel()
     #expect(try await task.value == 0)
-    try await waitClosed(fake)
-    #expect(Date().timeIntervalSince(started) < 1)
-    #expect(fake.closeCount == 1 && fake.calls.contains("STREAMOFF"))
+    await camera.waitUntilStopped()  // returns only once the capture thread has ended
+    #expect(fake.closeCount == 1 && fake.unmapCount == fake.mapCount)
+    let calls = fake.calls
+    #expect(calls.contains("STREAMOFF") && calls.last == "close")
   }
 
   @Test("A camera that is never iterated is closed when released") func neverIterated() throws {

@@ -33,4 +33,27 @@ float vk_dot(const float *x, const float *y, size_t n);
 void vk_gemm_nt_small(const float *x, size_t m, size_t k, size_t ldx, const float *w, size_t j0, size_t j1, float *y,
                       size_t ldy, int accumulate);
 
+/* ---------- CPU features (cpuid + XCR0: a feature counts only when the OS saves its state) ---------- */
+#include <stdint.h>
+static const uint32_t VK_CPU_SSE3 = 0x1u;
+static const uint32_t VK_CPU_SSE41 = 0x2u;
+static const uint32_t VK_CPU_SSE42 = 0x4u;
+static const uint32_t VK_CPU_AVX = 0x8u;
+static const uint32_t VK_CPU_FMA = 0x10u;
+static const uint32_t VK_CPU_AVX2 = 0x20u;
+static const uint32_t VK_CPU_AVX512F = 0x40u;
+static const uint32_t VK_CPU_AVX512DQ = 0x80u;
+static const uint32_t VK_CPU_AVX512BW = 0x100u;
+static const uint32_t VK_CPU_AVX512VL = 0x200u;
+static const uint32_t VK_CPU_AVX512VNNI = 0x400u;
+static const uint32_t VK_CPU_AVX512BF16 = 0x800u;
+static const uint32_t VK_CPU_AMX_BF16 = 0x1000u;
+/* Linux granted this process the AMX tile state (arch_prctl ARCH_REQ_XCOMP_PERM). */
+static const uint32_t VK_CPU_AMX_PERMITTED = 0x2000u;
+/* The VK_CPU_* bits of this CPU. Asks Linux for AMX tile permission when the CPU has AMX. */
+uint32_t vk_cpu_features(void);
+/* cpuid vendor string ("GenuineIntel", "AuthenticAMD") and brand string (static storage). */
+const char *vk_cpu_vendor(void);
+const char *vk_cpu_brand(void);
+
 #endif

@@ -95,6 +95,10 @@ public final class CameraSource: Sendable {
 
   /// Frames dropped because the consumer was slower than the camera.
   public var droppedFrames: Int { session.droppedFrames }
+
+  /// Returns once the capture thread has ended and the device is closed (after an error or cancellation); at once
+  /// when the frames were never iterated.
+  public func waitUntilStopped() async { await session.waitUntilStopped() }
 }
 
 /// The frames of a ``CameraSource``.
@@ -145,6 +149,17 @@ final class CaptureSession: @unchecked Sendable {
   private var started = false
   private var closed = false
   private var buffer: BoundedFrameBuffer<CameraFrame>?
+  private let stopped = StopSignal()
+
+  func waitUntilStopped() async {
+    if wasStarted { await stopped.wait() }
+  }
+
+  private var wasStarted: Bool {
+    lock.lock()
+    defer { lock.unlock() }
+    return started
+  }
 
   init(device: any V4L2Device, configuration: CameraConfiguration) throws(CameraError) {
     self.device = device
@@ -311,6 +326,7 @@ final class CaptureSession: @unchecked Sendable {
     let thread = Thread { [self] in
       let streaming = capture(into: b)
       shutdown(streaming: streaming)
+      stopped.signal()
     }
     thread.name = "vtag.camera.capture"
     thread.start()

@@ -95,6 +95,10 @@ public final class VideoSource: Sendable {
 
   /// Counters so far (final once the frame sequence has ended).
   public var statistics: SourceStatistics { demuxer.statisticsSnapshot() }
+
+  /// Returns once the decode thread has ended and freed every FFmpeg object (after the end of the input, an error,
+  /// or cancellation); at once when the frames were never iterated.
+  public func waitUntilStopped() async { await demuxer.waitUntilStopped() }
 }
 
 /// The frames of a ``VideoSource``: an `AsyncSequence` of ``DecodedFrame``s that ends at the end of the input and
@@ -187,6 +191,7 @@ private final class Demuxer: @unchecked Sendable {
   private var started = false
   private var stats = SourceStatistics()
   private var buffer: BoundedFrameBuffer<DecodedFrame>?
+  private let stopped = StopSignal()
 
   /// Codecs FFmpeg presents as video that are not moving pictures (text rendered as ANSI art and kin).
   static let textCodecs: Set<UInt32> = [AV_CODEC_ID_ANSI, AV_CODEC_ID_BINTEXT, AV_CODEC_ID_XBIN, AV_CODEC_ID_IDF]
@@ -341,6 +346,16 @@ private final class Demuxer: @unchecked Sendable {
     lock.unlock()
   }
 
+  func waitUntilStopped() async {
+    if wasStarted { await stopped.wait() }
+  }
+
+  private var wasStarted: Bool {
+    lock.lock()
+    defer { lock.unlock() }
+    return started
+  }
+
   /// Starts the decode thread; `nil` when it was started before.
   func start(sampling: FrameSampling, output: FrameOutput) -> BoundedFrameBuffer<DecodedFrame>? {
     lock.lock()
@@ -358,6 +373,7 @@ private final class Demuxer: @unchecked Sendable {
     let thread = Thread { [self] in
       run(sampling: sampling, output: output, buffer: b)
       close()
+      stopped.signal()
     }
     thread.name = "vtag.video.decode"
     thread.start()
