@@ -28,7 +28,9 @@ public enum ClipWriter {
     guard code >= 0 else {
       var buf = [CChar](repeating: 0, count: 256)
       cff_err2str(code, &buf, buf.count)
-      throw ClipError(path: path, reason: "\(what): \(String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))")
+      throw ClipError(
+        path: path,
+        reason: "\(what): \(String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))")
     }
   }
 

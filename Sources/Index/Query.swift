@@ -142,12 +142,24 @@ public struct QueryParser {
       }
       let start = i
       switch c {
-      case "(": tokens.append((.lparen, i)); i += 1
-      case ")": tokens.append((.rparen, i)); i += 1
-      case "&": tokens.append((.amp, i)); i += 1
-      case "|": tokens.append((.bar, i)); i += 1
-      case "!": tokens.append((.bang, i)); i += 1
-      case ",": tokens.append((.comma, i)); i += 1
+      case "(":
+        tokens.append((.lparen, i))
+        i += 1
+      case ")":
+        tokens.append((.rparen, i))
+        i += 1
+      case "&":
+        tokens.append((.amp, i))
+        i += 1
+      case "|":
+        tokens.append((.bar, i))
+        i += 1
+      case "!":
+        tokens.append((.bang, i))
+        i += 1
+      case ",":
+        tokens.append((.comma, i))
+        i += 1
       case ">":
         if i + 1 < chars.count, chars[i + 1] == "=" {
           tokens.append((.ge, i))
@@ -307,7 +319,9 @@ public struct QueryParser {
       return .near(a, b, window: window)
     case .word, .quoted, .prefix("zh"):
       let isKeywordWord: Bool
-      if case .word(let w) = peek { isKeywordWord = ["and", "or", "not"].contains(w.lowercased()) } else {
+      if case .word(let w) = peek {
+        isKeywordWord = ["and", "or", "not"].contains(w.lowercased())
+      } else {
         isKeywordWord = false
       }
       if isKeywordWord { throw fail("expected a tag name, not an operator (quote it to search a tag so named)") }

@@ -35,7 +35,8 @@ public final class SQLiteIndex: TimelineIndex, Sendable {
     do {
       try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
     } catch {
-      throw IndexError.unreadable(path: dir.path, reason: "cannot create the index folder: \(error.localizedDescription)")
+      throw IndexError.unreadable(
+        path: dir.path, reason: "cannot create the index folder: \(error.localizedDescription)")
     }
     var config = Configuration()
     config.busyMode = .timeout(busyTimeout)
@@ -138,7 +139,8 @@ public final class SQLiteIndex: TimelineIndex, Sendable {
   public func add(_ t: IndexedTimeline) throws -> AddOutcome {
     try guarded {
       try pool.write { db in
-        let old = try Row.fetchOne(db, sql: "SELECT id, content_hash, live FROM videos WHERE uri = ?", arguments: [t.uri])
+        let old = try Row.fetchOne(
+          db, sql: "SELECT id, content_hash, live FROM videos WHERE uri = ?", arguments: [t.uri])
         if let old, (old["content_hash"] as String) == t.contentHash, (old["live"] as Int) == 0 { return .unchanged }
         if let old { try db.execute(sql: "DELETE FROM videos WHERE id = ?", arguments: [old["id"] as Int64]) }
         let id = try Self.insertVideo(db, t, live: false)
@@ -350,7 +352,8 @@ public final class SQLiteIndex: TimelineIndex, Sendable {
   /// The FTS5 expression of a caption query: a phrase for text with spaces or punctuation, else the
   /// term as written (a trailing `*` makes it a prefix).
   static func ftsExpression(_ q: String) -> String {
-    let isTerm = q.unicodeScalars.allSatisfy { CharacterSet.alphanumerics.contains($0) || $0 == "_" || $0 == "*" }
+    let isTerm =
+      q.unicodeScalars.allSatisfy { CharacterSet.alphanumerics.contains($0) || $0 == "_" || $0 == "*" }
       && !q.dropLast().contains("*")
     if isTerm && !q.isEmpty && q != "*" { return q }
     return "\"" + q.replacingOccurrences(of: "\"", with: "\"\"") + "\""

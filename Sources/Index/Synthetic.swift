@@ -124,7 +124,9 @@ public enum IndexBench {
     let gen = SyntheticTimelines()
     var have = try index.videoRefs().count
     report("index: \(path)")
-    report("| hours | added/s (timelines) | records/s | MB | MB/hour | query | p50 ms (limit 100) | p95 ms | p50 ms (all) | p95 ms (all) | moments (all) |")
+    report(
+      "| hours | added/s (timelines) | records/s | MB | MB/hour | query | p50 ms (limit 100) | p95 ms | p50 ms (all) | p95 ms (all) | moments (all) |"
+    )
     report("|---|---|---|---|---|---|---|---|---|---|---|")
     for target in steps {
       var rate = "-"

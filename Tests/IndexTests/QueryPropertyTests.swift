@@ -102,7 +102,8 @@ import VTagTestSupport
   /// Intervals where the query holds in `v` (the truth at a point `t`, decided from the definitions).
   static func holds(_ q: Query, _ v: Video, at t: Double) -> Bool {
     switch q {
-    case .tag(let n): return v.segments.contains { $0.tag.lowercased() == n.lowercased() && $0.start <= t && t < $0.end }
+    case .tag(let n):
+      return v.segments.contains { $0.tag.lowercased() == n.lowercased() && $0.start <= t && t < $0.end }
     case .tagZh(let n): return v.segments.contains { $0.tagZh == n && $0.start <= t && t < $0.end }
     case .caption(let c): return v.cues.contains { captionMatches(c, $0.text) && $0.start <= t && t < $0.end }
     case .score(let name, let x, let inc):
@@ -122,11 +123,13 @@ import VTagTestSupport
       // B holds somewhere in (t − w, t + w]: for interval sets [s, e) dilated to [s − w, e + w).
       guard holds(a, v, at: t) else { return false }
       let key = "\(b)|\(v.key)"
-      let iv = memo.lock.withLock { memo.sets[key] } ?? {
-        let x = bIntervals(b, v)
-        memo.lock.withLock { memo.sets[key] = x }
-        return x
-      }()
+      let iv =
+        memo.lock.withLock { memo.sets[key] }
+        ?? {
+          let x = bIntervals(b, v)
+          memo.lock.withLock { memo.sets[key] = x }
+          return x
+        }()
       return iv.contains { $0.0 - w <= t && t < $0.1 + w }
     }
   }
@@ -201,7 +204,8 @@ import VTagTestSupport
         got = try engine.search(q, options: SearchOptions(minDuration: minD, pad: pad))
       } catch IndexError.unknownTag {
         // A tag no random video drew: the brute force must agree it is absent everywhere.
-        let present = Set(videos.flatMap { $0.segments.flatMap { [Query.TagName.english($0.tag), .chinese($0.tagZh!)] } })
+        let present = Set(
+          videos.flatMap { $0.segments.flatMap { [Query.TagName.english($0.tag), .chinese($0.tagZh!)] } })
         #expect(!q.tagNames.isSubset(of: present), "query \(text)")
         continue
       }

@@ -22,8 +22,10 @@ struct IndexCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "index",
     abstract: "Keep a searchable index of timelines (vtag search queries it).",
-    subcommands: [IndexAddCommand.self, IndexListCommand.self, IndexRemoveCommand.self, IndexVacuumCommand.self,
-      IndexBenchCommand.self])
+    subcommands: [
+      IndexAddCommand.self, IndexListCommand.self, IndexRemoveCommand.self, IndexVacuumCommand.self,
+      IndexBenchCommand.self,
+    ])
 }
 
 struct IndexAddCommand: AsyncParsableCommand {
@@ -135,7 +137,8 @@ struct IndexVacuumCommand: AsyncParsableCommand {
     try index.vacuum()
     let after = IndexBench.fileSize(location.path)
     if json {
-      Output.line(JSONValue.object([("bytes_before", .int(Int(before))), ("bytes_after", .int(Int(after)))]).serialized)
+      Output.line(
+        JSONValue.object([("bytes_before", .int(Int(before))), ("bytes_after", .int(Int(after)))]).serialized)
     } else {
       Output.line("vacuumed \(location.path): \(before) → \(after) bytes")
     }
