@@ -71,6 +71,7 @@ public final class SQLiteIndex: TimelineIndex, Sendable {
             incomplete INTEGER NOT NULL,
             interrupted INTEGER NOT NULL,
             live INTEGER NOT NULL DEFAULT 0,
+            max_segment REAL NOT NULL DEFAULT 0,
             models TEXT NOT NULL,
             header TEXT NOT NULL,
             summary TEXT,
@@ -200,6 +201,10 @@ public final class SQLiteIndex: TimelineIndex, Sendable {
         video, tagID, s.tagIndex, s.start, s.end, Double(s.scoreMax), Double(s.scoreMean), s.samples,
       ])
       try seg.execute()
+    }
+    if let longest = segments.map({ $0.end - $0.start }).max() {
+      try db.execute(
+        sql: "UPDATE videos SET max_segment = max(max_segment, ?) WHERE id = ?", arguments: [longest, video])
     }
     for c in cues {
       cue.setUncheckedArguments([video, c.start, c.end, c.text])
@@ -415,9 +420,10 @@ public final class SQLiteIndex: TimelineIndex, Sendable {
       db.cachedStatement(
         sql: """
           SELECT t.name FROM tags t WHERE t.id IN (
-            SELECT tag_id FROM segments WHERE video_id = ? AND start < ? AND "end" > ?)
+            SELECT tag_id FROM segments WHERE video_id = ? AND start < ? AND "end" > ?
+              AND start >= ? - (SELECT max_segment FROM videos WHERE id = ?))
           ORDER BY t.name
-          """), arguments: [video, end, start])
+          """), arguments: [video, end, start, start, video])
     let caps = try String.fetchAll(
       db.cachedStatement(
         sql: """
