@@ -26,7 +26,15 @@ struct PickleTensorRef: Sendable, Equatable {
 /// containers filled later are seen filled).
 final class PickleList {
   var items: [PickleValue] = []
-  init(_ items: [PickleValue] = []) { self.items = items }
+  /// Nesting depth (1 + the deepest item; 1 when empty), kept by the unpickler.
+  var depth = 1
+  /// True once the list sits inside another container: it may then no longer grow deeper (see `Unpickler`).
+  var contained = false
+  init(_ items: [PickleValue] = [], depth: Int = 1) {
+    self.items = items
+    self.depth = depth
+  }
+  deinit { PickleRelease.drain(&items) }
 }
 
 /// A mutable dictionary produced while unpickling; insertion-ordered, with later keys replacing earlier ones.
@@ -36,7 +44,15 @@ final class PickleDict {
   private var index: [String: Int] = [:]
   /// True for `collections.OrderedDict` (informational).
   let ordered: Bool
+  /// Nesting depth (1 + the deepest key or value; 1 when empty), kept by the unpickler.
+  var depth = 1
+  /// True once the dict sits inside another container: it may then no longer grow deeper.
+  var contained = false
   init(ordered: Bool) { self.ordered = ordered }
+  deinit {
+    PickleRelease.drain(&keys)
+    PickleRelease.drain(&values)
+  }
 
   func set(_ key: PickleValue, _ value: PickleValue) {
     if let h = key.hashKey {
@@ -55,6 +71,48 @@ final class PickleDict {
   }
 
   var count: Int { keys.count }
+}
+
+/// Releases nested lists, sets and dicts without recursion (100,000 nested lists would otherwise overflow the
+/// stack from their `deinit`s): the first container to die on a thread drains a per-thread work list; a container
+/// that dies while that drain runs only hands its items to the list. Tuples are immutable and their depth is
+/// bounded by `Unpickler.maxDepth`.
+enum PickleRelease {
+  final class Queue {
+    var items: [PickleValue] = []
+    var active = false
+  }
+
+  nonisolated(unsafe) private static let key: pthread_key_t = {
+    var k = pthread_key_t()
+    pthread_key_create(&k) { p in
+      if let p { Unmanaged<Queue>.fromOpaque(p).release() }
+    }
+    return k
+  }()
+
+  private static var queue: Queue {
+    if let p = pthread_getspecific(key) { return Unmanaged<Queue>.fromOpaque(p).takeUnretainedValue() }
+    let q = Queue()
+    pthread_setspecific(key, Unmanaged.passRetained(q).toOpaque())
+    return q
+  }
+
+  /// Empties `items`; nested containers released on the way are released from this loop, not recursively.
+  static func drain(_ items: inout [PickleValue]) {
+    guard items.contains(where: { $0.isContainer }) else { return }
+    let q = queue
+    if q.active {
+      q.items.append(contentsOf: items)
+      items = []
+      return
+    }
+    q.active = true
+    q.items.append(contentsOf: items)
+    items = []
+    while let v = q.items.popLast() { _ = v }
+    q.active = false
+  }
 }
 
 /// A value on the unpickler's stack. Nothing is ever executed: globals stay symbolic and only the
@@ -76,6 +134,20 @@ enum PickleValue {
   case global(module: String, name: String)
   case storage(PickleStorageRef)
   case tensor(PickleTensorRef)
+
+  var isMutableContainer: Bool {
+    switch self {
+    case .list, .set, .dict: true
+    default: false
+    }
+  }
+
+  var isContainer: Bool {
+    switch self {
+    case .list, .set, .dict, .tuple: true
+    default: false
+    }
+  }
 
   /// A key for dictionary de-duplication (scalars only).
   var hashKey: String? {
@@ -154,13 +226,23 @@ enum PickleGlobals {
 }
 
 /// A restricted unpickler for pickle protocols 2–5: a stack machine with a memo that builds `PickleValue`s.
+///
+/// Nesting is bounded: no value may nest deeper than `maxDepth` (tuples, lists, sets, dicts) and no more than
+/// `maxDepth` MARKs may be open. Each stack slot carries its value's depth; lists, sets and dicts keep theirs
+/// (they grow), and one that already sits inside another container may not grow deeper, so a recorded depth is
+/// never stale. (Python's own pickler stops at its recursion limit, ~1000, so no real checkpoint comes close.)
 struct Unpickler {
+  /// The deepest nesting accepted.
+  static let maxDepth = 1000
+
   let path: String
   let data: UnsafeRawBufferPointer
   private var pos = 0
   private var stack: [PickleValue] = []
+  /// The nesting depth of each stack slot (0 for scalars), parallel to `stack`.
+  private var depths: [Int] = []
   private var marks: [Int] = []
-  private var memo: [Int: PickleValue] = [:]
+  private var memo: [Int: (value: PickleValue, depth: Int)] = [:]
 
   init(data: UnsafeRawBufferPointer, path: String) {
     self.data = data
@@ -170,7 +252,77 @@ struct Unpickler {
   /// Runs the pickle to its STOP opcode and returns the resulting value.
   static func load(_ data: UnsafeRawBufferPointer, path: String) throws -> PickleValue {
     var u = Unpickler(data: data, path: path)
+    defer { u.releaseAll() }
     return try u.run()
+  }
+
+  /// Drops the stack and the memo through `PickleRelease` (no recursion however the values nest).
+  private mutating func releaseAll() {
+    var rest = stack + memo.values.map(\.value)
+    stack = []
+    memo = [:]
+    PickleRelease.drain(&rest)
+  }
+
+  private func tooDeep(_ what: String, at op: Int) -> CheckpointError {
+    malformed(
+      "\(what) nests deeper than \(Unpickler.maxDepth) levels; no checkpoint does (the file is damaged or hostile)",
+      at: op)
+  }
+
+  /// The depth of a stack or memo value: live for lists, sets and dicts, `stored` otherwise.
+  private func depth(_ v: PickleValue, _ stored: Int) -> Int {
+    switch v {
+    case .list(let l), .set(let l): l.depth
+    case .dict(let d): d.depth
+    default: stored
+    }
+  }
+
+  private mutating func push(_ v: PickleValue) {
+    stack.append(v)
+    depths.append(0)
+  }
+  private mutating func push(_ v: PickleValue, depth d: Int, at op: Int) throws {
+    guard d <= Unpickler.maxDepth else { throw tooDeep(v.kind, at: op) }
+    stack.append(v)
+    depths.append(d)
+  }
+
+  /// Marks a value as sitting inside a container (lists, sets and dicts may then no longer grow deeper).
+  private func contain(_ v: PickleValue) {
+    switch v {
+    case .list(let l), .set(let l): l.contained = true
+    case .dict(let d): d.contained = true
+    default: break
+    }
+  }
+
+  /// The new depth of a container at `current` depth that receives a child at depth `child`.
+  private func deepen(_ current: Int, contained: Bool, child: Int, at op: Int) throws -> Int {
+    let d = max(current, child + 1)
+    if d > current {
+      guard !contained else {
+        throw malformed(
+          "a list, set or dict grows deeper after being put inside another container (a recursive structure, which a checkpoint never holds)",
+          at: op)
+      }
+      guard d <= Unpickler.maxDepth else { throw tooDeep("a list, set or dict", at: op) }
+    }
+    return d
+  }
+
+  private mutating func append(_ items: [PickleValue], depth child: Int, to l: PickleList, at op: Int) throws {
+    items.forEach(contain)
+    l.depth = try deepen(l.depth, contained: l.contained, child: child, at: op)
+    l.items.append(contentsOf: items)
+  }
+
+  private mutating func setItems(_ items: [PickleValue], depth child: Int, in d: PickleDict, at op: Int) throws {
+    guard items.count % 2 == 0 else { throw malformed("SETITEMS with an odd number of items", at: op) }
+    items.forEach(contain)
+    d.depth = try deepen(d.depth, contained: d.contained, child: child, at: op)
+    for i in stride(from: 0, to: items.count, by: 2) { d.set(items[i], items[i + 1]) }
   }
 
   private func malformed(_ detail: String, at offset: Int) -> CheckpointError {
@@ -224,20 +376,31 @@ struct Unpickler {
   private func string(_ b: [UInt8]) -> String { String(decoding: b, as: UTF8.self) }
 
   private mutating func pop(_ op: Int) throws -> PickleValue {
-    guard let v = stack.popLast(), stack.count >= (marks.last ?? 0) else {
+    try popWithDepth(op).value
+  }
+  private mutating func popWithDepth(_ op: Int) throws -> (value: PickleValue, depth: Int) {
+    guard stack.count > (marks.last ?? 0), let v = stack.popLast(), let d = depths.popLast() else {
       throw malformed("stack underflow", at: op)
     }
-    return v
+    return (v, depth(v, d))
   }
   private func top(_ op: Int) throws -> PickleValue {
     guard let v = stack.last, stack.count > (marks.last ?? 0) else { throw malformed("stack underflow", at: op) }
     return v
   }
+  private func topDepth() -> Int { depth(stack[stack.count - 1], depths[depths.count - 1]) }
   private mutating func popMark(_ op: Int) throws -> [PickleValue] {
+    try popMarkWithDepth(op).items
+  }
+  /// The items above the last MARK and the depth of the deepest one.
+  private mutating func popMarkWithDepth(_ op: Int) throws -> (items: [PickleValue], depth: Int) {
     guard let m = marks.popLast() else { throw malformed("no MARK on the stack", at: op) }
     let items = Array(stack[m...])
+    var deepest = 0
+    for i in m..<stack.count { deepest = max(deepest, depth(stack[i], depths[i])) }
     stack.removeSubrange(m...)
-    return items
+    depths.removeSubrange(m...)
+    return (items, deepest)
   }
 
   private mutating func pushGlobal(module rawModule: String, name: String, at op: Int) throws {
@@ -245,7 +408,7 @@ struct Unpickler {
     guard PickleGlobals.isAllowed(module: module, name: name) else {
       throw CheckpointError.forbiddenGlobal(path: path, module: rawModule, name: name)
     }
-    stack.append(.global(module: module, name: name))
+    push(.global(module: module, name: name))
   }
 
   private mutating func run() throws -> PickleValue {
@@ -276,16 +439,17 @@ struct Unpickler {
         }
         try pushGlobal(module: m, name: n, at: op)
       case 0x71:  // BINPUT
-        memo[try u8(op)] = try top(op)
+        memo[try u8(op)] = (try top(op), topDepth())
       case 0x72:  // LONG_BINPUT
-        memo[Int(try u32(op))] = try top(op)
+        memo[Int(try u32(op))] = (try top(op), topDepth())
       case 0x94:  // MEMOIZE
-        memo[memo.count] = try top(op)
+        memo[memo.count] = (try top(op), topDepth())
       case 0x68, 0x6A:  // BINGET, LONG_BINGET
         let k = code == 0x68 ? try u8(op) : Int(try u32(op))
-        guard let v = memo[k] else { throw malformed("memo key \(k) is not set", at: op) }
-        stack.append(v)
+        guard let m = memo[k] else { throw malformed("memo key \(k) is not set", at: op) }
+        try push(m.value, depth: depth(m.value, m.depth), at: op)
       case 0x28:  // MARK
+        guard marks.count < Unpickler.maxDepth else { throw tooDeep("MARK", at: op) }
         marks.append(stack.count)
       case 0x30:  // POP
         if stack.count == (marks.last ?? -1) {
@@ -296,75 +460,82 @@ struct Unpickler {
       case 0x31:  // POP_MARK
         _ = try popMark(op)
       case 0x32:  // DUP
-        stack.append(try top(op))
+        let v = try top(op)
+        try push(v, depth: topDepth(), at: op)
       case 0x74:  // TUPLE
-        stack.append(.tuple(try popMark(op)))
+        let (items, d) = try popMarkWithDepth(op)
+        try pushTuple(items, depth: d, at: op)
       case 0x85:  // TUPLE1
-        let a = try pop(op)
-        stack.append(.tuple([a]))
+        let a = try popWithDepth(op)
+        try pushTuple([a.value], depth: a.depth, at: op)
       case 0x86:  // TUPLE2
-        let b = try pop(op)
-        let a = try pop(op)
-        stack.append(.tuple([a, b]))
+        let b = try popWithDepth(op)
+        let a = try popWithDepth(op)
+        try pushTuple([a.value, b.value], depth: max(a.depth, b.depth), at: op)
       case 0x87:  // TUPLE3
-        let c = try pop(op)
-        let b = try pop(op)
-        let a = try pop(op)
-        stack.append(.tuple([a, b, c]))
+        let c = try popWithDepth(op)
+        let b = try popWithDepth(op)
+        let a = try popWithDepth(op)
+        try pushTuple([a.value, b.value, c.value], depth: max(a.depth, b.depth, c.depth), at: op)
       case 0x29:  // EMPTY_TUPLE
-        stack.append(.tuple([]))
+        try push(.tuple([]), depth: 1, at: op)
       case 0x7D:  // EMPTY_DICT
-        stack.append(.dict(PickleDict(ordered: false)))
+        try push(.dict(PickleDict(ordered: false)), depth: 1, at: op)
       case 0x64:  // DICT
-        let items = try popMark(op)
+        let (items, depth) = try popMarkWithDepth(op)
         guard items.count % 2 == 0 else { throw malformed("DICT with an odd number of items", at: op) }
         let d = PickleDict(ordered: false)
-        for i in stride(from: 0, to: items.count, by: 2) { d.set(items[i], items[i + 1]) }
-        stack.append(.dict(d))
+        try setItems(items, depth: depth, in: d, at: op)
+        try push(.dict(d), depth: d.depth, at: op)
       case 0x5D:  // EMPTY_LIST
-        stack.append(.list(PickleList()))
+        try push(.list(PickleList()), depth: 1, at: op)
       case 0x6C:  // LIST
-        stack.append(.list(PickleList(try popMark(op))))
+        let (items, depth) = try popMarkWithDepth(op)
+        let l = PickleList()
+        try append(items, depth: depth, to: l, at: op)
+        try push(.list(l), depth: l.depth, at: op)
       case 0x73:  // SETITEM
-        let v = try pop(op)
-        let k = try pop(op)
+        let v = try popWithDepth(op)
+        let k = try popWithDepth(op)
         guard case .dict(let d) = try top(op) else { throw malformed("SETITEM on a non-dict", at: op) }
-        d.set(k, v)
+        try setItems([k.value, v.value], depth: max(k.depth, v.depth), in: d, at: op)
       case 0x75:  // SETITEMS
-        let items = try popMark(op)
-        guard items.count % 2 == 0 else { throw malformed("SETITEMS with an odd number of items", at: op) }
+        let (items, depth) = try popMarkWithDepth(op)
         guard case .dict(let d) = try top(op) else { throw malformed("SETITEMS on a non-dict", at: op) }
-        for i in stride(from: 0, to: items.count, by: 2) { d.set(items[i], items[i + 1]) }
+        try setItems(items, depth: depth, in: d, at: op)
       case 0x61:  // APPEND
-        let v = try pop(op)
+        let v = try popWithDepth(op)
         guard case .list(let l) = try top(op) else { throw malformed("APPEND on a non-list", at: op) }
-        l.items.append(v)
+        try append([v.value], depth: v.depth, to: l, at: op)
       case 0x65:  // APPENDS
-        let items = try popMark(op)
+        let (items, depth) = try popMarkWithDepth(op)
         guard case .list(let l) = try top(op) else { throw malformed("APPENDS on a non-list", at: op) }
-        l.items.append(contentsOf: items)
+        try append(items, depth: depth, to: l, at: op)
       case 0x8F:  // EMPTY_SET
-        stack.append(.set(PickleList()))
+        try push(.set(PickleList()), depth: 1, at: op)
       case 0x90:  // ADDITEMS
-        let items = try popMark(op)
+        let (items, depth) = try popMarkWithDepth(op)
         guard case .set(let l) = try top(op) else { throw malformed("ADDITEMS on a non-set", at: op) }
-        l.items.append(contentsOf: items)
+        try append(items, depth: depth, to: l, at: op)
       case 0x91:  // FROZENSET
-        stack.append(.set(PickleList(try popMark(op))))
+        let (items, depth) = try popMarkWithDepth(op)
+        let l = PickleList()
+        try append(items, depth: depth, to: l, at: op)
+        try push(.set(l), depth: l.depth, at: op)
       case 0x4A:  // BININT
-        stack.append(.int(Int(Int32(bitPattern: try u32(op)))))
+        push(.int(Int(Int32(bitPattern: try u32(op)))))
       case 0x4B:  // BININT1
-        stack.append(.int(try u8(op)))
+        push(.int(try u8(op)))
       case 0x4D:  // BININT2
-        stack.append(.int(try u16(op)))
+        push(.int(try u16(op)))
       case 0x49:  // INT (text)
         let s = try line(op)
         if s == "01" {
-          stack.append(.bool(true))
+          push(.bool(true))
         } else if s == "00" {
-          stack.append(.bool(false))
+          push(.bool(false))
         } else if let i = Int(s) {
-          stack.append(.int(i))
+          push(.int(i))
         } else {
           throw malformed("INT with a bad value '\(s)'", at: op)
         }
@@ -372,57 +543,60 @@ struct Unpickler {
         let s = try line(op)
         let digits = s.hasSuffix("L") ? String(s.dropLast()) : s
         guard let i = Int(digits) else { throw malformed("LONG value '\(s)' is out of range", at: op) }
-        stack.append(.int(i))
+        push(.int(i))
       case 0x8A, 0x8B:  // LONG1, LONG4
         let n = code == 0x8A ? try u8(op) : Int(Int32(bitPattern: try u32(op)))
         guard n >= 0 else { throw malformed("LONG4 with a negative length", at: op) }
         let b = try bytes(n, op)
-        stack.append(Unpickler.decodeLong(b))
+        push(Unpickler.decodeLong(b))
       case 0x47:  // BINFLOAT (big-endian)
-        stack.append(.float(Double(bitPattern: try u64(op).byteSwapped)))
+        push(.float(Double(bitPattern: try u64(op).byteSwapped)))
       case 0x46:  // FLOAT (text)
         let s = try line(op)
         guard let d = Double(s) else { throw malformed("FLOAT with a bad value '\(s)'", at: op) }
-        stack.append(.float(d))
+        push(.float(d))
       case 0x58:  // BINUNICODE
         let n = Int(try u32(op))
-        stack.append(.string(string(try bytes(n, op))))
+        push(.string(string(try bytes(n, op))))
       case 0x8C:  // SHORT_BINUNICODE
         let n = try u8(op)
-        stack.append(.string(string(try bytes(n, op))))
+        push(.string(string(try bytes(n, op))))
       case 0x8D:  // BINUNICODE8
         let n = try length64(op)
-        stack.append(.string(string(try bytes(n, op))))
+        push(.string(string(try bytes(n, op))))
       case 0x55:  // SHORT_BINSTRING
         let n = try u8(op)
-        stack.append(.string(String(decoding: try bytes(n, op).map { UInt16($0) }, as: UTF16.self)))
+        push(.string(String(decoding: try bytes(n, op).map { UInt16($0) }, as: UTF16.self)))
       case 0x54:  // BINSTRING
         let n = Int(Int32(bitPattern: try u32(op)))
         guard n >= 0 else { throw malformed("BINSTRING with a negative length", at: op) }
-        stack.append(.string(String(decoding: try bytes(n, op).map { UInt16($0) }, as: UTF16.self)))
+        push(.string(String(decoding: try bytes(n, op).map { UInt16($0) }, as: UTF16.self)))
       case 0x42:  // BINBYTES
         let n = Int(try u32(op))
-        stack.append(.bytes(try bytes(n, op)))
+        push(.bytes(try bytes(n, op)))
       case 0x43:  // SHORT_BINBYTES
         let n = try u8(op)
-        stack.append(.bytes(try bytes(n, op)))
+        push(.bytes(try bytes(n, op)))
       case 0x8E:  // BINBYTES8
         let n = try length64(op)
-        stack.append(.bytes(try bytes(n, op)))
+        push(.bytes(try bytes(n, op)))
       case 0x4E:  // NONE
-        stack.append(.none)
+        push(.none)
       case 0x88:  // NEWTRUE
-        stack.append(.bool(true))
+        push(.bool(true))
       case 0x89:  // NEWFALSE
-        stack.append(.bool(false))
-      case 0x52:  // REDUCE
-        let args = try pop(op)
+        push(.bool(false))
+      case 0x52, 0x81:  // REDUCE, NEWOBJ
+        let args = try popWithDepth(op)
         let callable = try pop(op)
-        stack.append(try apply(callable, args, at: op))
-      case 0x81:  // NEWOBJ
-        let args = try pop(op)
-        let cls = try pop(op)
-        stack.append(try apply(cls, args, at: op))
+        let v = try apply(callable, args.value, at: op)
+        // The result holds at most what its arguments held.
+        switch v {
+        case .list(let l), .set(let l): l.depth = max(l.depth, args.depth)
+        case .dict(let d): d.depth = max(d.depth, args.depth)
+        default: break
+        }
+        try push(v, depth: v.isMutableContainer || { if case .tuple = v { true } else { false } }() ? args.depth : 0, at: op)
       case 0x62:  // BUILD
         let state = try pop(op)
         let target = try top(op)
@@ -435,7 +609,7 @@ struct Unpickler {
         }
       case 0x51:  // BINPERSID
         let pid = try pop(op)
-        stack.append(try persistentLoad(pid, at: op))
+        push(try persistentLoad(pid, at: op))
       default:
         throw CheckpointError.malformed(
           path: path,
@@ -444,6 +618,11 @@ struct Unpickler {
       }
     }
     throw CheckpointError.truncated(path: path, detail: "data.pkl ends without a STOP opcode")
+  }
+
+  private mutating func pushTuple(_ items: [PickleValue], depth: Int, at op: Int) throws {
+    items.forEach(contain)
+    try push(.tuple(items), depth: depth + 1, at: op)
   }
 
   static func decodeLong(_ b: [UInt8]) -> PickleValue {

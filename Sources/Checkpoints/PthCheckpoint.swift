@@ -131,16 +131,29 @@ public final class PthCheckpoint: TensorArchive, @unchecked Sendable {
         storages[member] = try archive.storedBytes(of: ze)
       }
       let available = storages[member]!.count
-      let needed = (t.storageOffset + PthCheckpoint.extent(shape: t.shape, strides: t.strides)) * t.storage.dtype.size
-      if PthCheckpoint.extent(shape: t.shape, strides: t.strides) > 0, needed > available {
-        throw CheckpointError.malformed(
-          path: path,
-          detail:
-            "tensor '\(name)' (\(t.storage.dtype.rawValue) \(t.shape), offset \(t.storageOffset)) needs \(needed) bytes of '\(member)', which has \(available)"
-        )
-      }
+      let dims = "\(t.storage.dtype.rawValue) size \(t.shape), stride \(t.strides), storage offset \(t.storageOffset)"
       if t.strides.contains(where: { $0 < 0 }) {
         throw CheckpointError.unsupported(path: path, detail: "tensor '\(name)' has negative strides \(t.strides)")
+      }
+      guard let count = CheckedMath.product(t.shape), let countBytes = CheckedMath.multiply(count, t.storage.dtype.size),
+        let extent = CheckedMath.extent(shape: t.shape, strides: t.strides),
+        let end = CheckedMath.add(t.storageOffset, extent),
+        let needed = CheckedMath.multiply(end, t.storage.dtype.size)
+      else {
+        throw CheckpointError.malformed(
+          path: path, detail: "tensor '\(name)' (\(dims)) spans more bytes than any file can hold")
+      }
+      if extent > 0, needed > available {
+        throw CheckpointError.malformed(
+          path: path, detail: "tensor '\(name)' (\(dims)) needs \(needed) bytes of '\(member)', which has \(available)")
+      }
+      // A view that repeats elements (stride 0) is gathered into a copy: bound that copy.
+      if countBytes > max(available, PthCheckpoint.maxExpandedViewBytes) {
+        throw CheckpointError.unsupported(
+          path: path,
+          detail:
+            "tensor '\(name)' (\(dims)) repeats its storage's elements into \(countBytes) bytes; at most \(PthCheckpoint.maxExpandedViewBytes) are allowed"
+        )
       }
       entries[name] = entry
       ordered.append(name)
@@ -209,13 +222,8 @@ public final class PthCheckpoint: TensorArchive, @unchecked Sendable {
     }
   }
 
-  /// Elements spanned by a strided view (0 when any dimension is empty).
-  static func extent(shape: [Int], strides: [Int]) -> Int {
-    if shape.contains(0) { return 0 }
-    var e = 1
-    for (n, s) in zip(shape, strides) { e += (n - 1) * s }
-    return e
-  }
+  /// The most bytes a view with repeated elements (e.g. a stride-0 `expand`) may be gathered into (1 GiB).
+  static let maxExpandedViewBytes = 1 << 30
 
   /// The storage bytes of a tensor's storage (the whole zip member), as a view of the mapping.
   public func storageBytes(_ name: String) throws -> UnsafeRawBufferPointer {

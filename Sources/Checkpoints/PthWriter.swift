@@ -182,8 +182,9 @@ public struct PthWriter {
       throw CheckpointError.writeFailed(
         path: path, reason: "tensor shape \(t.shape) and strides \(t.strides) differ in rank")
     }
-    let extent = PthCheckpoint.extent(shape: t.shape, strides: t.strides)
-    guard extent == 0 || t.offset + extent <= s.count else {
+    guard let extent = CheckedMath.extent(shape: t.shape, strides: t.strides),
+      extent == 0 || (CheckedMath.add(t.offset, extent) ?? .max) <= s.count
+    else {
       throw CheckpointError.writeFailed(
         path: path,
         reason: "a tensor view (offset \(t.offset), shape \(t.shape)) exceeds its storage of \(s.count) elements")

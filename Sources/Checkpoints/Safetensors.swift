@@ -57,31 +57,60 @@ public final class SafetensorsFile: TensorArchive, @unchecked Sendable {
       guard let dtype = TensorDType(rawValue: dtypeName) else {
         throw CheckpointError.unsupported(path: path, detail: "tensor '\(name)' has dtype \(dtypeName)")
       }
-      let shape = shapeAny.compactMap { ($0 as? NSNumber)?.intValue }
-      let offs = offsAny.compactMap { ($0 as? NSNumber)?.intValue }
-      guard shape.count == shapeAny.count, offs.count == 2, offs[0] >= 0, offs[1] >= offs[0] else {
-        throw CheckpointError.malformed(path: path, detail: "tensor '\(name)' has a bad shape or data_offsets")
-      }
-      let count = shape.reduce(1, *)
-      guard offs[1] - offs[0] == count * dtype.size else {
+      let shape = shapeAny.compactMap(CheckedMath.exactInt)
+      guard shape.count == shapeAny.count, shape.allSatisfy({ $0 >= 0 }) else {
         throw CheckpointError.malformed(
           path: path,
           detail:
-            "tensor '\(name)': data_offsets span \(offs[1] - offs[0]) bytes, shape \(shape) needs \(count * dtype.size)"
+            "tensor '\(name)' has shape \(SafetensorsFile.show(shapeAny)); each dimension must be a non-negative integer"
         )
+      }
+      let offs = offsAny.compactMap(CheckedMath.exactInt)
+      guard offs.count == 2, offs[0] >= 0, offs[1] >= offs[0] else {
+        throw CheckpointError.malformed(
+          path: path,
+          detail:
+            "tensor '\(name)' has data_offsets \(SafetensorsFile.show(offsAny)); they must be two integers 0 ≤ begin ≤ end"
+        )
+      }
+      guard let count = CheckedMath.product(shape), let bytes = CheckedMath.multiply(count, dtype.size) else {
+        throw CheckpointError.malformed(
+          path: path, detail: "tensor '\(name)': shape \(shape) holds more elements than any file can")
+      }
+      guard offs[1] - offs[0] == bytes else {
+        throw CheckpointError.malformed(
+          path: path,
+          detail: "tensor '\(name)': data_offsets span \(offs[1] - offs[0]) bytes, shape \(shape) needs \(bytes)")
       }
       guard offs[1] <= dataSize else {
         throw CheckpointError.truncated(
-          path: path, detail: "tensor '\(name)' ends at byte \(dataStart + offs[1]) of \(file.size)")
+          path: path,
+          detail:
+            "tensor '\(name)' ends at byte \(offs[1]) of the data section, which has \(dataSize) bytes (file \(file.size) bytes)"
+        )
       }
       entries[name] = TensorEntry(
         name: name, dtype: dtype, shape: shape, strides: TensorEntry.contiguousStrides(shape), storageKey: name,
         storageOffset: 0)
       ranges[name] = offs[0]..<offs[1]
     }
+    // Tensors may not share bytes.
+    let sorted = ranges.filter { !$0.value.isEmpty }.sorted { $0.value.lowerBound < $1.value.lowerBound }
+    for (a, b) in zip(sorted, sorted.dropFirst()) where b.value.lowerBound < a.value.upperBound {
+      throw CheckpointError.malformed(
+        path: path,
+        detail:
+          "tensors '\(a.key)' (data_offsets [\(a.value.lowerBound), \(a.value.upperBound)]) and '\(b.key)' ([\(b.value.lowerBound), \(b.value.upperBound)]) overlap"
+      )
+    }
     self.entries = entries
     self.byteRanges = ranges
     self.metadata = metadata
+  }
+
+  /// A JSON array as written (`[1.9, 4]`), for error messages.
+  static func show(_ xs: [Any]) -> String {
+    "[" + xs.map { "\($0)" }.joined(separator: ", ") + "]"
   }
 
   /// Raw bytes of a tensor.

@@ -47,8 +47,8 @@ public struct TensorEntry: Sendable, Equatable {
     self.storageOffset = storageOffset
   }
 
-  /// Number of elements (1 for a 0-dim tensor).
-  public var elementCount: Int { shape.reduce(1, *) }
+  /// Number of elements (1 for a 0-dim tensor). The readers check at open that it fits in an `Int`.
+  public var elementCount: Int { CheckedMath.product(shape) ?? 0 }
 
   /// Row-major contiguous strides for `shape`.
   public static func contiguousStrides(_ shape: [Int]) -> [Int] {
@@ -56,7 +56,7 @@ public struct TensorEntry: Sendable, Equatable {
     var acc = 1
     for i in stride(from: shape.count - 1, through: 0, by: -1) {
       strides[i] = acc
-      acc *= shape[i]
+      acc = acc &* shape[i]  // wraps only for empty tensors, whose strides are never used
     }
     return strides
   }
@@ -66,7 +66,7 @@ public struct TensorEntry: Sendable, Equatable {
     var acc = 1
     for i in stride(from: shape.count - 1, through: 0, by: -1) {
       if shape[i] != 1 && strides[i] != acc { return false }
-      acc *= shape[i]
+      acc = acc &* shape[i]
     }
     return true
   }

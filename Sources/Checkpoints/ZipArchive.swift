@@ -169,6 +169,14 @@ public final class ZipArchive: @unchecked Sendable {
       )
     }
 
+    // Each central-directory record takes at least 46 bytes: a count the directory cannot hold is a lie.
+    guard entryCount <= cdSize / 46 else {
+      throw CheckpointError.malformed(
+        path: f.path,
+        detail:
+          "the zip end record claims \(entryCount) entries, but its \(cdSize)-byte central directory can hold at most \(cdSize / 46)"
+      )
+    }
     var entries: [ZipEntry] = []
     entries.reserveCapacity(entryCount)
     var p = cdOffset

@@ -51,17 +51,22 @@ public final class RecognizeAnythingModel: @unchecked Sendable {
   public let deletedIndices: Set<Int>
   /// Tag2Text's caption generator (nil for RAM/RAM++, or when captions were not requested).
   public let captioner: Tag2TextCaptioner?
+  /// The precision of the large products (`fp32` or `bf16`; never `auto`).
+  public let precision: Precision
 
   /// Opens the bundle at `directory` and loads its weights.
-  public convenience init(directory: URL, captions: Bool = true) throws {
-    try self.init(bundle: ModelBundle(directory: directory), captions: captions)
+  public convenience init(directory: URL, captions: Bool = true, precision: Precision = .fp32) throws {
+    try self.init(bundle: ModelBundle(directory: directory), captions: captions, precision: precision)
   }
 
   /// Loads the bundle's weights. A Tag2Text bundle also loads its captioner unless `captions` is false.
-  public init(bundle: ModelBundle, captions: Bool = true) throws {
+  /// `precision` sets the large products' number format (`bf16` packs the weights once, here; it
+  /// throws `PrecisionError` on a CPU without bf16 instructions; `auto` resolves as `Precision.resolved`).
+  public init(bundle: ModelBundle, captions: Bool = true, precision: Precision = .fp32) throws {
     self.bundle = bundle
     let archive = try openTensorArchive(path: bundle.weightsPath)
-    store = WeightStore(archive: archive)
+    self.precision = try precision.resolved()
+    store = WeightStore(archive: archive, precision: self.precision)
     tagging = try TaggingModel(config: bundle.config, weights: store)
     deletedIndices = Set(bundle.config.deleteTagIndices ?? [])
     captioner =

@@ -84,15 +84,16 @@ public struct TimelineBuilder: Sendable {
   public var padding: Double { segmenter.padding }
 
   /// The header record for this run.
-  public func header(vtagVersion: String, created: String? = nil, source: SourceInfo, models: [ModelInfo])
-    -> TimelineRecord
-  {
+  public func header(
+    vtagVersion: String, created: String? = nil, source: SourceInfo, models: [ModelInfo], compute: JSONValue? = nil
+  ) -> TimelineRecord {
     var segments = settings.segments
     segments.padding = padding
     return .header(
       TimelineHeader(
         vtagVersion: vtagVersion, created: created, source: source, models: models, sampling: settings.sampling,
-        smoothing: settings.smoothing, segments: segments, sampleInterval: sampleInterval))
+        smoothing: settings.smoothing, segments: segments, sampleInterval: sampleInterval,
+        compute: compute))
   }
 
   private mutating func count(_ segments: [TagSegment]) -> [TimelineRecord] {

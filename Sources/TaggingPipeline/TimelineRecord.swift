@@ -103,11 +103,15 @@ public struct TimelineHeader: Sendable, Equatable {
   public var segments: SegmentSettings
   /// The nominal time between samples, when the sampling mode has one.
   public var sampleInterval: Double?
+  /// How the run computed (`{"precision": …, "blas": {"core": …, "cpu_features": […], …}}`, see
+  /// `ComputeInfo`); written last, only when set.
+  public var compute: JSONValue?
 
   public init(
     vtagVersion: String, created: String? = nil, source: SourceInfo, models: [ModelInfo], sampling: SamplingSettings,
-    smoothing: SmoothingSettings, segments: SegmentSettings, sampleInterval: Double?
+    smoothing: SmoothingSettings, segments: SegmentSettings, sampleInterval: Double?, compute: JSONValue? = nil
   ) {
+    self.compute = compute
     self.vtagVersion = vtagVersion
     self.created = created
     self.source = source
@@ -254,6 +258,7 @@ public enum TimelineRecord: Sendable, Equatable {
     func time(_ t: Double) -> JSONValue { .double(roundedTime(t)) }
     switch self {
     case .header(let h):
+      let compute: [(String, JSONValue)] = h.compute.map { [("compute", $0)] } ?? []
       return .object([
         ("type", .string("header")), ("format", .string(TimelineHeader.formatName)),
         ("format_version", .int(TimelineHeader.formatVersion)), ("vtag", .string(h.vtagVersion)),
@@ -261,7 +266,7 @@ public enum TimelineRecord: Sendable, Equatable {
         ("models", .array(h.models.map(\.json))), ("sampling", h.sampling.json), ("smoothing", h.smoothing.json),
         ("segments", h.segments.json(resolvedPadding: h.padding)),
         ("sample_interval", h.sampleInterval.map { time($0) } ?? .null),
-      ])
+      ] + compute)
     case .frame(let f):
       var fields: [(String, JSONValue)] = [
         ("type", .string("frame")), ("t", time(f.t)), ("frame", f.frameIndex.map { .int($0) } ?? .null),
@@ -353,7 +358,8 @@ public enum TimelineRecord: Sendable, Equatable {
             minDuration: try need(seg["min_duration"]?.doubleValue, "segments.min_duration"),
             fillGap: try need(seg["fill_gap"]?.doubleValue, "segments.fill_gap"),
             padding: try need(seg["padding"]?.doubleValue, "segments.padding")),
-          sampleInterval: json["sample_interval"]?.doubleValue))
+          sampleInterval: json["sample_interval"]?.doubleValue,
+          compute: json["compute"].flatMap { $0.isNull ? nil : $0 }))
     case "frame":
       let tags = try need(json["tags"]?.arrayValue, "tags").map { t in
         FrameTag(

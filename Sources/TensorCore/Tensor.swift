@@ -61,11 +61,22 @@ public struct Weight: @unchecked Sendable {
   public let data: UnsafePointer<Float>
   /// Whatever keeps `data` valid (a mapped file or an owned buffer).
   public let owner: AnyObject
+  /// The weight packed for bf16 products (`Precision.bf16`), when it was converted at load; products
+  /// through `BLAS.linear(weight: Weight, …)` then use it instead of `data`.
+  public let bf16: BF16Matrix?
 
-  public init(shape: [Int], data: UnsafePointer<Float>, owner: AnyObject) {
+  public init(shape: [Int], data: UnsafePointer<Float>, owner: AnyObject, bf16: BF16Matrix? = nil) {
     self.shape = shape
     self.data = data
     self.owner = owner
+    self.bf16 = bf16
+  }
+
+  /// This `[out, in]` weight with a bf16 packing attached (converted now).
+  public func packedBF16() -> Weight {
+    precondition(shape.count == 2, "only 2-D weights are packed for bf16")
+    return Weight(
+      shape: shape, data: data, owner: owner, bf16: BF16Matrix(packing: data, rows: shape[0], cols: shape[1]))
   }
 
   /// A weight holding a copy of `values` (tests, computed tensors).

@@ -56,4 +56,25 @@ uint32_t vk_cpu_features(void);
 const char *vk_cpu_vendor(void);
 const char *vk_cpu_brand(void);
 
+
+/* ---------- bf16 products, fp32 accumulation (AVX512-BF16: check VK_CPU_AVX512BF16 first) ---------- */
+/* Columns per packed weight panel. */
+#define VK_BF16_NR 32
+/* fp32 → bf16, round to nearest even; and back (exact). */
+void vk_bf16_from_f32(const float *x, uint16_t *out, size_t n);
+void vk_f32_from_bf16(const uint16_t *x, float *out, size_t n);
+/* uint16 elements of a packed [n, k] weight: panels of 32 columns, k in pairs, zero padded. */
+size_t vk_bf16_packed_count(size_t n, size_t k);
+/* Packs a PyTorch Linear weight w [n, k] (row stride ldw) for vk_bf16_gemm_nt. */
+void vk_bf16_pack_weight(const float *w, size_t n, size_t k, size_t ldw, uint16_t *packed);
+/* x [m, k] (row stride ldx) → bf16 rows of k rounded up to even (zero padded). */
+void vk_bf16_convert_rows(const float *x, size_t m, size_t k, size_t ldx, uint16_t *out);
+/* y[i, j] (+)= Σ_k a[i, k]·w[j, k] for the columns of panels [panel0, panel1): `a` from vk_bf16_convert_rows,
+ * `packed` from vk_bf16_pack_weight; products of bf16 values summed in fp32 (vdpbf16ps). */
+void vk_bf16_gemm_nt(const uint16_t *a, size_t m, size_t k, const uint16_t *packed, size_t n, size_t panel0,
+                     size_t panel1, float *y, size_t ldy, int accumulate);
+/* Σ x[i]·w[i] and y[i] += a·w[i] with bf16 w (fp32 arithmetic). */
+float vk_dot_f32_bf16(const float *x, const uint16_t *w, size_t n);
+void vk_axpy_bf16(float *y, float a, const uint16_t *w, size_t n);
+
 #endif

@@ -157,6 +157,10 @@ public struct ModelConfig: Codable, Sendable, Equatable {
         path: path, detail: "field '\(ctx.codingPath.map(\.stringValue).joined(separator: "."))' has the wrong type")
     } catch let DecodingError.dataCorrupted(ctx) {
       let field = ctx.codingPath.map(\.stringValue).joined(separator: ".")
+      if field.isEmpty, let hit = ConfigChecker.nonIntegerField(in: data) {
+        throw BundleError.invalidConfig(
+          path: path, detail: "field '\(hit.field)' is \(hit.value); it must be an integer")
+      }
       throw BundleError.invalidConfig(
         path: path, detail: field.isEmpty ? "not valid JSON" : "field '\(field)': \(ctx.debugDescription)")
     } catch {
@@ -170,6 +174,8 @@ public struct ModelConfig: Codable, Sendable, Equatable {
   public func validate(path: String) throws {
     func bad(_ s: String) -> BundleError { .invalidConfig(path: path, detail: s) }
     if vision.type != "swin" { throw bad("vision.type '\(vision.type)' is not supported (only 'swin')") }
+    // Every field in range first (see ConfigLimits), so the arithmetic below cannot trap.
+    try ConfigChecker(path: path).check(self)
     if vision.depths.isEmpty || vision.depths.count != vision.numHeads.count {
       throw bad("vision.depths and vision.num_heads must be non-empty and of equal length")
     }

@@ -11,9 +11,16 @@ public final class WeightStore: @unchecked Sendable {
   private let aliases: [String: String]
   private let lock = NSLock()
   private var used: Set<String> = []
+  private var packed: [String: BF16Matrix] = [:]
+  /// The precision of the large products: with `.bf16`, `Linear` weights are packed for the bf16
+  /// kernels as they load (and the fp32 copy of a memory-mapped weight leaves memory).
+  public let precision: Precision
 
-  public init(archive: any TensorArchive) {
+  /// Weights from `archive`; `precision` must be resolved (`fp32` or `bf16`, see `Precision.resolved`).
+  public init(archive: any TensorArchive, precision: Precision = .fp32) {
+    precondition(precision != .auto, "resolve .auto before loading")
     self.archive = archive
+    self.precision = precision
     var aliases: [String: String] = [:]
     for name in archive.entries.keys where name.hasPrefix("vision_multi.") {
       aliases["tagging_head." + name.dropFirst("vision_multi.".count)] = name
@@ -51,6 +58,22 @@ public final class WeightStore: @unchecked Sendable {
     return Weight(shape: shape, data: buf.base, owner: buf)
   }
 
+  /// The `[out, in]` weight `key` of a product: with bf16 precision packed for the bf16 kernels (once per
+  /// stored tensor, shared by tied layers), its fp32 pages released when they map the file.
+  public func productWeight(_ key: String, shape: [Int]) throws -> Weight {
+    let w = try weight(key, shape: shape)
+    guard precision == .bf16, let name = storedName(key) else { return w }
+    if let p = lock.withLock({ packed[name] }) {
+      return Weight(shape: shape, data: w.data, owner: w.owner, bf16: p)
+    }
+    let p = w.packedBF16()
+    lock.withLock { packed[name] = p.bf16 }
+    if let buf = w.owner as? FloatBuffer, buf.isView {
+      BF16.releaseMappedPages(UnsafeRawPointer(w.data), bytes: w.count * 4)
+    }
+    return p
+  }
+
   /// A view scoped under `prefix` (a trailing dot is added).
   public func scope(_ prefix: String) -> WeightScope { WeightScope(store: self, prefix: prefix) }
 
@@ -76,6 +99,10 @@ public struct WeightScope: Sendable {
   public func weight(_ name: String, _ shape: [Int]) throws -> Weight { try store.weight(key(name), shape: shape) }
   /// True when the scope holds `name`.
   public func contains(_ name: String) -> Bool { store.contains(key(name)) }
+  /// The product weight `name` (see `WeightStore.productWeight`).
+  public func productWeight(_ name: String, _ shape: [Int]) throws -> Weight {
+    try store.productWeight(key(name), shape: shape)
+  }
 }
 
 /// A PyTorch `Linear` layer: weight `[out, in]`, optional bias `[out]`.
@@ -92,7 +119,7 @@ public struct Linear: Sendable {
 
   /// Loads `<scope>.weight` `[out, in]` and, if `bias`, `<scope>.bias` `[out]`.
   public init(_ scope: WeightScope, in inFeatures: Int, out outFeatures: Int, bias: Bool = true) throws {
-    weight = try scope.weight("weight", [outFeatures, inFeatures])
+    weight = try scope.productWeight("weight", [outFeatures, inFeatures])
     self.bias = bias ? try scope.weight("bias", [outFeatures]) : nil
   }
 
@@ -101,7 +128,7 @@ public struct Linear: Sendable {
     _ x: UnsafePointer<Float>, rows: Int, ldx: Int? = nil, into y: UnsafeMutablePointer<Float>, ldy: Int? = nil
   ) {
     BLAS.linear(
-      x, rows: rows, inFeatures: inFeatures, ldx: ldx, weight: weight.data, bias: bias?.data,
+      x, rows: rows, inFeatures: inFeatures, ldx: ldx, weight: weight, bias: bias?.data,
       outFeatures: outFeatures, into: y, ldy: ldy)
   }
 

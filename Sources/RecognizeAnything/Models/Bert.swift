@@ -65,7 +65,7 @@ public struct BertAttention: Sendable {
       scale: 1 / Float(dh).squareRoot(), biasPerKey: keyMask, out: ctx, ldo: d, scratch: scratch)
     // dense(ctx) + h, then LN, written back into h.
     BLAS.linear(
-      ctx, rows: rows, inFeatures: d, weight: dense.weight.data, bias: dense.bias?.data, outFeatures: d, into: h,
+      ctx, rows: rows, inFeatures: d, weight: dense.weight, bias: dense.bias?.data, outFeatures: d, into: h,
       accumulate: true)
     norm(h, rows: rows, into: h)
   }
@@ -97,7 +97,7 @@ public struct BertFeedForward: Sendable {
       intermediate(x, rows: n, into: buffer)
       Ops.gelu(buffer, count: n * inner)
       BLAS.linear(
-        buffer, rows: n, inFeatures: inner, weight: output.weight.data, bias: output.bias?.data, outFeatures: d,
+        buffer, rows: n, inFeatures: inner, weight: output.weight, bias: output.bias?.data, outFeatures: d,
         into: x, accumulate: true)
       norm(x, rows: n, into: x)
       start += n

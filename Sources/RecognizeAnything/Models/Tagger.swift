@@ -26,6 +26,8 @@ public final class TaggingModel: @unchecked Sendable {
   public let head: TaggingHead
   let imageProj: Linear?
   let labelEmbed: Weight?  // RAM++ [K·D, L]; RAM [K, L]
+  /// RAM++ with bf16 precision: the description embeddings in bf16 (the fp32 copy released).
+  let labelEmbedBF16: BF16Rows?
   let reweightScale: Float
   let wordvecProj: Linear?
   /// RAM: the cached image-independent queries `[K, hidden]`; Tag2Text: label_embed.weight.
@@ -52,12 +54,20 @@ public final class TaggingModel: @unchecked Sendable {
       wordvecProj = try Linear(root.scope("wordvec_proj"), in: l, out: hidden)
       if config.architecture == .ramPlus {
         let d = config.descriptionsPerClass!
-        labelEmbed = try root.weight("label_embed", [k * d, l])
+        let embed = try root.weight("label_embed", [k * d, l])
+        labelEmbed = embed
+        if store.precision == .bf16 {
+          let mapped = (embed.owner as? FloatBuffer)?.isView ?? false
+          labelEmbedBF16 = BF16Rows(converting: embed.data, rows: k * d, cols: l, releasingMappedSource: mapped)
+        } else {
+          labelEmbedBF16 = nil
+        }
         reweightScale = try root.weight("reweight_scale", []).scalar
         fixedQueries = nil
       } else {
         let embed = try root.weight("label_embed", [k, l])
         labelEmbed = embed
+        labelEmbedBF16 = nil
         reweightScale = 0
         let q = Tensor(uninitialized: [k, hidden])
         wordvecProj!(embed.data, rows: k, into: q.data)
@@ -71,6 +81,7 @@ public final class TaggingModel: @unchecked Sendable {
       imageProj = nil
       wordvecProj = nil
       labelEmbed = nil
+      labelEmbedBF16 = nil
       reweightScale = 0
       fixedQueries = try root.weight("label_embed.weight", [k, hidden])
       fcWeight = try root.weight("fc.W", [1, k, hidden])
@@ -177,6 +188,26 @@ public final class TaggingModel: @unchecked Sendable {
     let weighted = Tensor(uninitialized: [k, l])
     let rows = embed.data
     let out = weighted.data
+    if let bf = labelEmbedBF16 {
+      cls.withUnsafeBufferPointer { cp in
+        let c = cp.baseAddress!
+        Parallel.forRange(k, grain: 64) { start, end in
+          let w = UnsafeMutablePointer<Float>.allocate(capacity: d)
+          defer { w.deallocate() }
+          for cIdx in start..<end {
+            let row0 = classes[cIdx] * d
+            for di in 0..<d { w[di] = bf.dot(c, row: row0 + di) }
+            Ops.softmaxRows(w, rows: 1, cols: d)
+            let dst = out + cIdx * l
+            dst.initialize(repeating: 0, count: l)
+            for di in 0..<d { bf.axpy(w[di], row: row0 + di, into: dst) }
+          }
+        }
+      }
+      wordvecProj!(weighted.data, rows: k, into: queries.data)
+      Ops.relu(queries.data, count: queries.count)
+      return
+    }
     cls.withUnsafeBufferPointer { cp in
       let c = cp.baseAddress!
       Parallel.forRange(k, grain: 64) { start, end in

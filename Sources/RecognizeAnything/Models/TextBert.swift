@@ -125,7 +125,9 @@ public final class TextDecoder: @unchecked Sendable {
     transform = try Linear(p.scope("transform.dense"), in: h, out: h)
     transformNorm = try LayerNorm(p.scope("transform.LayerNorm"), dim: h, eps: eps)
     // The decoder weight is tied to the word embeddings, its bias to predictions.bias (the tied keys load last).
-    lmWeight = p.contains("decoder.weight") ? try p.weight("decoder.weight", [vocab, h]) : embeddings.words
+    let lm = p.contains("decoder.weight") ? try p.weight("decoder.weight", [vocab, h]) : embeddings.words
+    // bf16: packed for the LM head; the fp32 rows stay (the word embeddings may share them).
+    lmWeight = p.store.precision == .bf16 ? lm.packedBF16() : lm
     lmBias = p.contains("decoder.bias") ? try p.weight("decoder.bias", [vocab]) : try p.weight("bias", [vocab])
   }
 
@@ -212,7 +214,7 @@ public final class TextDecoder: @unchecked Sendable {
         }
       }
       BLAS.linear(
-        ctx.data, rows: rows, inFeatures: d, weight: sa.dense.weight.data, bias: sa.dense.bias?.data, outFeatures: d,
+        ctx.data, rows: rows, inFeatures: d, weight: sa.dense.weight, bias: sa.dense.bias?.data, outFeatures: d,
         into: h.data, accumulate: true)
       sa.norm(h.data, rows: rows, into: h.data)
       // Cross-attention: every beam attends to the same encoder output.
@@ -229,7 +231,7 @@ public final class TextDecoder: @unchecked Sendable {
     transformNorm(t.data, rows: beams, into: t.data)
     let logits = Tensor(uninitialized: [beams, vocab])
     BLAS.linear(
-      t.data, rows: beams, inFeatures: d, weight: lmWeight.data, bias: lmBias.data, outFeatures: vocab,
+      t.data, rows: beams, inFeatures: d, weight: lmWeight, bias: lmBias.data, outFeatures: vocab,
       into: logits.data)
     return (0..<beams).map { Array(UnsafeBufferPointer(start: logits.data + $0 * vocab, count: vocab)) }
   }

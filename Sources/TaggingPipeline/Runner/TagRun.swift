@@ -270,7 +270,9 @@ public final class TagRun: Sendable {
     if let captioner, c.captionModel != nil { models.append(ModelInfo(bundle: captioner.bundle, role: "captioner")) }
     let created = ISO8601DateFormatter().string(from: Date())
     await fanOut.send(
-      builder.header(vtagVersion: TagRun.version, created: created, source: sourceInfo, models: models))
+      builder.header(
+        vtagVersion: TagRun.version, created: created, source: sourceInfo, models: models,
+        compute: ComputeInfo.json(precision: tagger.precision)))
 
     var counters = RunCounters()
     var forwardSeconds = 0.0

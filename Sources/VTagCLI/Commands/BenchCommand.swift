@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import RecognizeAnything
+import TaggingPipeline
 import TensorCore
 
 /// `vtag bench`: forward-pass speed per model, thread count and batch size, next to the machine's
@@ -40,10 +41,22 @@ struct BenchCommand: AsyncParsableCommand {
   @Flag(name: .long, help: "Also print the sgemm rate of every distinct product shape of the model.")
   var shapes = false
 
+  @Option(
+    name: .long,
+    help: "Precisions of the large products, comma-separated: fp32, bf16, auto (each measured in this run).")
+  var precision: String = "fp32"
+
+  var precisions: [Precision]? {
+    let v = precision.split(separator: ",").map { Precision(rawValue: $0.trimmingCharacters(in: .whitespaces)) }
+    guard !v.isEmpty, v.allSatisfy({ $0 != nil }) else { return nil }
+    return v.map { $0! }
+  }
+
   func validate() throws {
     guard ["md", "json", "csv"].contains(output) else { throw ValidationError("--output must be md, json or csv") }
     guard repetitions >= 1 else { throw ValidationError("--repetitions must be at least 1") }
     if model == nil && !kernels { throw ValidationError("give --model DIR[,DIR...] and/or --kernels") }
+    guard precisions != nil else { throw ValidationError("--precision takes fp32, bf16 or auto (comma-separated)") }
     guard parseList(threads) != nil, parseList(batch) != nil else {
       throw ValidationError("--threads and --batch take comma-separated positive integers")
     }
@@ -57,6 +70,7 @@ struct BenchCommand: AsyncParsableCommand {
 
   struct Row {
     var model: String
+    var precision: Precision
     var architecture: String
     var threads: Int
     var batch: Int
@@ -71,8 +85,14 @@ struct BenchCommand: AsyncParsableCommand {
 
   func run() async throws {
     var rows: [Row] = []
+    let status = BLASStartup.status
     if output == "md" {
-      Output.line("OpenBLAS: \(BLAS.configuration) (core \(BLAS.coreName)); AVX2 kernels: \(Ops.simd ? "yes" : "no")")
+      Output.line("CPU: \(status.cpu) (\(CPUFeatures.vendor)); features: \(status.cpuFeatures.joined(separator: " "))")
+      Output.line(
+        "OpenBLAS: \(BLAS.configuration); core \(status.core) (\(status.source.rawValue): \(status.reason)); "
+          + "self-check \(status.selfCheckPassed ? "passed" : "FAILED"); AVX2 kernels: \(Ops.simd ? "yes" : "no")")
+    } else if output == "json" {
+      Output.line(JSONValue.object([("blas", ComputeInfo.blasJSON(status))]).serialized)
     }
     if kernels {
       for t in parseList(threads)! {
@@ -95,37 +115,40 @@ struct BenchCommand: AsyncParsableCommand {
       }
     }
     for dir in (model ?? "").split(separator: ",").map(String.init) {
-      let started = Date()
-      let ram = try RecognizeAnythingModel(directory: URL(fileURLWithPath: dir), captions: caption)
-      let load = Date().timeIntervalSince(started)
-      for t in parseList(threads)! {
-        BLAS.setThreads(t)
-        for b in parseList(batch)! {
-          rows.append(try measure(ram, name: dir, threads: t, batch: b, load: load))
-          if output == "json" { Output.line(json(rows.last!).serialized) }
+      for p in precisions! {
+        BLAS.setThreads(parseList(threads)!.max()!)
+        let started = Date()
+        let ram = try RecognizeAnythingModel(directory: URL(fileURLWithPath: dir), captions: caption, precision: p)
+        let load = Date().timeIntervalSince(started)
+        for t in parseList(threads)! {
+          BLAS.setThreads(t)
+          for b in parseList(batch)! {
+            rows.append(try measure(ram, name: dir, threads: t, batch: b, load: load))
+            if output == "json" { Output.line(json(rows.last!).serialized) }
+          }
         }
       }
     }
     switch output {
     case "csv":
       Output.line(
-        "model,architecture,threads,batch,seconds_per_image,gflops,sgemm_gflops,roofline_ratio,load_seconds,peak_rss_bytes"
+        "model,precision,architecture,threads,batch,seconds_per_image,gflops,sgemm_gflops,roofline_ratio,load_seconds,peak_rss_bytes"
       )
       for r in rows {
         Output.line(
-          "\(r.model),\(r.architecture),\(r.threads),\(r.batch),\(r.secondsPerImage),\(r.gflops),\(r.sgemmGflops),\(r.gflops / r.sgemmGflops),\(r.loadSeconds),\(r.peakRSS)"
+          "\(r.model),\(r.precision),\(r.architecture),\(r.threads),\(r.batch),\(r.secondsPerImage),\(r.gflops),\(r.sgemmGflops),\(r.gflops / r.sgemmGflops),\(r.loadSeconds),\(r.peakRSS)"
         )
       }
     case "md":
       Output.line("")
       Output.line(
-        "| model | threads | batch | s/image | GFLOP/s | sgemm GFLOP/s (same shapes) | roofline | load s | peak RSS MB | stages (s/image) |"
+        "| model | precision | threads | batch | s/image | GFLOP/s | sgemm GFLOP/s (same shapes) | roofline | load s | peak RSS MB | stages (s/image) |"
       )
-      Output.line("|---|---|---|---|---|---|---|---|---|---|")
+      Output.line("|---|---|---|---|---|---|---|---|---|---|---|")
       for r in rows {
         let stages = r.stages.map { "\($0.0) \(String(format: "%.3f", $0.1))" }.joined(separator: ", ")
         Output.line(
-          "| \(r.model) | \(r.threads) | \(r.batch) | \(String(format: "%.3f", r.secondsPerImage)) | \(String(format: "%.1f", r.gflops)) | \(String(format: "%.1f", r.sgemmGflops)) | \(String(format: "%.1f %%", 100 * r.gflops / r.sgemmGflops)) | \(String(format: "%.2f", r.loadSeconds)) | \(r.peakRSS >> 20) | \(stages) |"
+          "| \(r.model) | \(r.precision) | \(r.threads) | \(r.batch) | \(String(format: "%.3f", r.secondsPerImage)) | \(String(format: "%.1f", r.gflops)) | \(String(format: "%.1f", r.sgemmGflops)) | \(String(format: "%.1f %%", 100 * r.gflops / r.sgemmGflops)) | \(String(format: "%.2f", r.loadSeconds)) | \(r.peakRSS >> 20) | \(stages) |"
         )
       }
     default: break
@@ -134,7 +157,7 @@ struct BenchCommand: AsyncParsableCommand {
 
   func json(_ r: Row) -> JSONValue {
     var fields: [(String, JSONValue)] = [
-      ("model", .string(r.model)), ("architecture", .string(r.architecture)), ("threads", .int(r.threads)),
+      ("model", .string(r.model)), ("precision", .string(r.precision.rawValue)), ("architecture", .string(r.architecture)), ("threads", .int(r.threads)),
       ("batch", .int(r.batch)), ("seconds_per_image", .double(r.secondsPerImage)), ("gflops", .double(r.gflops)),
       ("sgemm_gflops", .double(r.sgemmGflops)), ("roofline_ratio", .double(r.gflops / r.sgemmGflops)),
       ("load_seconds", .double(r.loadSeconds)), ("peak_rss_bytes", .int(r.peakRSS)),
@@ -193,7 +216,7 @@ struct BenchCommand: AsyncParsableCommand {
     }
     let flopsPerImage = profile.flops / Double(batch)
     return Row(
-      model: name, architecture: ram.architecture.rawValue, threads: threads, batch: batch, secondsPerImage: median,
+      model: name, precision: ram.precision, architecture: ram.architecture.rawValue, threads: threads, batch: batch, secondsPerImage: median,
       gflops: flopsPerImage / median / 1e9, sgemmGflops: profile.flops / sgemmSeconds / 1e9, loadSeconds: load,
       peakRSS: ProcessMemory.peakResidentBytes(), stages: stageRuns[medianIndex],
       captionSeconds: captionTimes.isEmpty ? nil : captionTimes.sorted()[captionTimes.count / 2])
@@ -275,3 +298,4 @@ enum ProcessMemory {
     return 0
   }
 }
+

@@ -3,6 +3,7 @@ import Foundation
 import ImageCore
 import MediaIO
 import RecognizeAnything
+import TaggingPipeline
 import TensorCore
 
 /// `vtag image`: tag (and, with Tag2Text, caption) still images.
@@ -38,6 +39,9 @@ struct ImageCommand: AsyncParsableCommand {
   @Option(name: .long, help: "OpenBLAS threads (default: the number of cores).")
   var threads: Int?
 
+  @Option(name: .long, help: "Large products in fp32 (default), bf16 (needs AVX512-BF16) or auto (fp32 for now).")
+  var precision: Precision = .fp32
+
   @Argument(help: "Image files.")
   var files: [String] = []
 
@@ -50,7 +54,7 @@ struct ImageCommand: AsyncParsableCommand {
   func run() async throws {
     BLAS.setThreads(threads ?? ProcessInfo.processInfo.activeProcessorCount)
     let directory = try await ModelResolver.resolve(model: model, yes: yes)
-    let ram = try RecognizeAnythingModel(directory: directory)
+    let ram = try RecognizeAnythingModel(directory: directory, precision: precision)
     // The reference ignores '', 'none' and 'None' as user tags.
     let userTags = specifiedTags.flatMap { ["", "none", "None"].contains($0) ? nil : $0 }
     if userTags != nil && ram.captioner == nil {
@@ -105,7 +109,11 @@ struct ImageCommand: AsyncParsableCommand {
       fields.append(("caption", .string(caption.caption)))
       fields.append(("caption_token_ids", .array(caption.tokenIDs.map { .int($0) })))
     }
+    fields.append(("precision", .string(model.precision.rawValue)))
+    fields.append(("blas", ComputeInfo.blasJSON()))
     if allScores { fields.append(("scores", .array(result.scores.map { .float($0) }))) }
     return .object(fields)
   }
 }
+
+extension Precision: ExpressibleByArgument {}
