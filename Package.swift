@@ -9,11 +9,14 @@ let package = Package(
     .executable(name: "vtag", targets: ["vtag"]),
     .library(name: "RecognizeAnything", targets: ["RecognizeAnything"]),
     .library(name: "TaggingPipeline", targets: ["TaggingPipeline"]),
+    .library(name: "Index", targets: ["Index"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
     .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+    // The searchable index (SQLite with FTS5 through the system libsqlite3). Clean debug build ≈ 37 s.
+    .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
   ],
   targets: [
     // C shims over the system libraries (module maps + inline wrappers for macros Swift cannot import).
@@ -52,13 +55,18 @@ let package = Package(
     .target(name: "TaggingPipeline", dependencies: ["RecognizeAnything", "MediaIO", "ImageCore", "TensorCore"]),
     // Getting models: the manifest, resumable verified downloads (URLSession), SHA-256.
     .target(name: "ModelFetch", dependencies: ["RecognizeAnything"]),
+    // The searchable index of timelines: storage protocol, SQLite backend (GRDB, FTS5), query language, clips.
+    .target(
+      name: "Index",
+      dependencies: ["TaggingPipeline", "ModelFetch", "CFFmpeg", .product(name: "GRDB", package: "GRDB.swift")]),
     // Media input: still images (libjpeg-turbo, FFmpeg), video (FFmpeg), cameras (libv4l2).
     .target(name: "MediaIO", dependencies: ["CFFmpeg", "CJPEG", "CV4L2", "ImageCore"]),
     // The command line as a library, so tests can run commands in-process.
     .target(
       name: "VTagCLI",
       dependencies: [
-        "RecognizeAnything", "CLIPText", "TaggingPipeline", "ModelFetch", "MediaIO", "TensorCore", "Checkpoints", "ImageCore",
+        "RecognizeAnything", "CLIPText", "TaggingPipeline", "ModelFetch", "MediaIO", "Index", "TensorCore", "Checkpoints",
+        "ImageCore",
         .product(name: "Yams", package: "Yams"),
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
@@ -85,6 +93,7 @@ let package = Package(
     .testTarget(name: "MediaIOTests", dependencies: ["MediaIO", "VTagTestSupport"]),
     .testTarget(name: "CLIPTextTests", dependencies: ["CLIPText", "Checkpoints", "RecognizeAnything", "VTagTestSupport"]),
     .testTarget(name: "CLITests", dependencies: ["VTagCLI", "ModelFetch", "VTagTestSupport"]),
+    .testTarget(name: "IndexTests", dependencies: ["Index", "TaggingPipeline", "VTagCLI", "VTagTestSupport"]),
     .testTarget(name: "ModelFetchTests", dependencies: ["ModelFetch", "RecognizeAnything", "VTagTestSupport"]),
   ],
   swiftLanguageModes: [.v6]

@@ -9,7 +9,7 @@ public struct VTag: AsyncParsableCommand {
     version: VTagVersion.string,
     subcommands: [
       ImageCommand.self, TagCommand.self, LiveCommand.self, RunCommand.self, ProbeCommand.self, DevicesCommand.self,
-      ModelsCommand.self, BenchCommand.self, TagsCommand.self,
+      ModelsCommand.self, BenchCommand.self, TagsCommand.self, IndexCommand.self, SearchCommand.self,
     ])
   public init() {}
 
