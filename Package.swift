@@ -80,7 +80,12 @@ let package = Package(
       name: "TaggingPipelineTests", dependencies: ["TaggingPipeline", "RecognizeAnything", "VTagTestSupport"],
       exclude: ["Golden"]),
     .testTarget(name: "MediaIOTests", dependencies: ["MediaIO", "VTagTestSupport"]),
-    .testTarget(name: "CLITests", dependencies: ["VTagCLI", "ModelFetch", "VTagTestSupport"]),
+    .testTarget(
+      name: "CLITests",
+      dependencies: [
+        "VTagCLI", "ModelFetch", "TaggingPipeline", "VTagTestSupport",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]),
     .testTarget(name: "ModelFetchTests", dependencies: ["ModelFetch", "RecognizeAnything", "VTagTestSupport"]),
   ],
   swiftLanguageModes: [.v6]
