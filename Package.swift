@@ -92,7 +92,12 @@ let package = Package(
       exclude: ["Golden"]),
     .testTarget(name: "MediaIOTests", dependencies: ["MediaIO", "VTagTestSupport"]),
     .testTarget(name: "CLIPTextTests", dependencies: ["CLIPText", "Checkpoints", "RecognizeAnything", "VTagTestSupport"]),
-    .testTarget(name: "CLITests", dependencies: ["VTagCLI", "ModelFetch", "VTagTestSupport"]),
+    .testTarget(
+      name: "CLITests",
+      dependencies: [
+        "VTagCLI", "ModelFetch", "TaggingPipeline", "VTagTestSupport",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]),
     .testTarget(name: "IndexTests", dependencies: ["Index", "TaggingPipeline", "VTagCLI", "VTagTestSupport"]),
     .testTarget(name: "ModelFetchTests", dependencies: ["ModelFetch", "RecognizeAnything", "VTagTestSupport"]),
   ],

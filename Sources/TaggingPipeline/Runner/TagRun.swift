@@ -79,12 +79,18 @@ public struct TagRunConfiguration: Sendable {
 public enum TagRunError: Error, Equatable, CustomStringConvertible {
   case badSetting(name: String, value: String, expected: String)
   case captionModelNotTag2Text(path: String, architecture: String)
+  /// The input failed before any frame was tagged; the outputs the run had begun were removed.
+  case failedBeforeAnyFrame(reason: String, removed: [String])
 
   public var description: String {
     switch self {
     case .badSetting(let name, let value, let expected): "\(name) = \(value): expected \(expected)"
     case .captionModelNotTag2Text(let path, let architecture):
       "the caption model \(path) is \(architecture); captions need a Tag2Text bundle"
+    case .failedBeforeAnyFrame(let reason, let removed):
+      removed.isEmpty
+        ? "\(reason) (no frame was tagged)"
+        : "\(reason) (no frame was tagged; removed the outputs begun: \(removed.joined(separator: ", ")))"
     }
   }
 }
@@ -100,6 +106,23 @@ public struct TagRunProgress: Sendable {
   /// The current smoothed tags (for live display) and the latest caption.
   public var activeTags: [String]
   public var caption: String?
+  /// Wall seconds from the latest tagged frame's arrival from the source to its tags (nil before any).
+  public var latency: Double?
+
+  public init(
+    t: Double, duration: Double?, framesSampled: Int, forwards: Int, framesDropped: Int, elapsed: Double,
+    activeTags: [String], caption: String?, latency: Double? = nil
+  ) {
+    self.t = t
+    self.duration = duration
+    self.framesSampled = framesSampled
+    self.forwards = forwards
+    self.framesDropped = framesDropped
+    self.elapsed = elapsed
+    self.activeTags = activeTags
+    self.caption = caption
+    self.latency = latency
+  }
 }
 
 /// What a finished run did.
@@ -122,6 +145,8 @@ struct PipelineFrame: Sendable {
   var t: Double
   var isKey: Bool
   var image: RGBImage
+  /// When the runner received it (for the capture-to-tags latency).
+  var arrived = Date()
 }
 
 /// Pulls frames straight from a source's own bounded hand-off (no extra buffer), as `PipelineFrame`s;
@@ -212,10 +237,12 @@ public final class TagRun: Sendable {
     let duration: Double?
     let statistics: @Sendable () -> (decoded: Int, dropped: Int, damaged: Int)
     let needsAllFrames = c.timeline.sampling.sceneThreshold != nil
+    let live: Bool
     if c.isCamera {
       let camera = try CameraSource(
         path: c.input, configuration: CameraConfiguration(width: c.cameraWidth, height: c.cameraHeight))
       duration = nil
+      live = true
       sourceInfo = SourceInfo(
         uri: c.input, kind: "camera",
         properties: [
@@ -232,6 +259,7 @@ public final class TagRun: Sendable {
         options: VideoSourceOptions(live: c.live, skipNonReferenceFrames: c.timeline.sampling.sceneThreshold == nil))
       let info = source.info
       duration = info.duration
+      live = info.isLive
       var props: [(String, JSONValue)] = [
         ("format", .string(info.formatName)), ("codec", .string(info.codecName)), ("width", .int(info.width)),
         ("height", .int(info.height)), ("rotation", .int(info.rotation)), ("live", .bool(info.isLive)),
@@ -277,6 +305,7 @@ public final class TagRun: Sendable {
     var counters = RunCounters()
     var forwardSeconds = 0.0
     var pending: [(SampledFrame, RGBImage, Bool)] = []  // frame, pixels, same pixels as the previous sample
+    var pendingArrival: [Date] = []
     var lastSampledImage: RGBImage?
     var lastResult: (ImageTags, String?)?
     var reused = 0
@@ -290,7 +319,9 @@ public final class TagRun: Sendable {
     func flush() async throws {
       guard !pending.isEmpty else { return }
       let items = pending
+      let arrivals = pendingArrival
       pending.removeAll()
+      pendingArrival.removeAll()
       let compute = items.enumerated().filter { !$0.element.2 || (lastResult == nil && $0.offset == 0) }.map(\.offset)
       // Decide which frames get a caption (at most one per captionEvery, and every scene cut).
       var captionFor = [Bool](repeating: false, count: items.count)
@@ -364,7 +395,7 @@ public final class TagRun: Sendable {
         TagRunProgress(
           t: lastT, duration: duration, framesSampled: counters.framesSampled, forwards: counters.forwards,
           framesDropped: stats.dropped, elapsed: Date().timeIntervalSince(started), activeTags: lastActive,
-          caption: lastCaption))
+          caption: lastCaption, latency: arrivals.last.map { Date().timeIntervalSince($0) }))
     }
 
     var interrupted = false
@@ -391,10 +422,11 @@ public final class TagRun: Sendable {
           let same = c.reuseStaticFrames && lastSampledImage == image
           lastSampledImage = image
           pending.append((s, image, same))
+          pendingArrival.append(frame.arrived)
           counters.framesSampled += 1
         }
         previous = frame
-        let live = c.isCamera || (c.live ?? false)
+        // A live source (camera, stream, or --live) never waits for a full batch.
         if pending.count >= c.batch
           || (live && !pending.isEmpty && Date().timeIntervalSince(batchStarted) >= c.batchTimeout)
         {
@@ -413,7 +445,14 @@ public final class TagRun: Sendable {
     await fanOut.send(
       builder.finish(streamEnd: stoppedEarly ? nil : duration, counters: counters, interrupted: stoppedEarly))
     try await fanOut.finish()
-    if let runError { throw runError }
+    if let runError {
+      // Nothing tagged: a header-only timeline and empty tracks would only look like a result.
+      if counters.framesSampled == 0 {
+        let removed = outputs.filter { $0 != "-" && (try? FileManager.default.removeItem(atPath: $0)) != nil }
+        throw TagRunError.failedBeforeAnyFrame(reason: String(describing: runError), removed: removed)
+      }
+      throw runError
+    }
     return TagRunReport(
       counters: counters, duration: duration ?? lastT, interrupted: interrupted, outputs: outputs,
       forwardSeconds: forwardSeconds, wallSeconds: Date().timeIntervalSince(started), reusedFrames: reused,

@@ -86,6 +86,7 @@ public struct SinkPlan: Sendable, Equatable {
 
   public init(formats: [SinkFormat], base: String, captions: Bool, checkDirectory: Bool = true) throws {
     guard !formats.isEmpty else { throw SinkError.emptyFormatList }
+    let base = Self.stem(base)
     if base == "-" {
       let others = formats.filter { $0 != .jsonl }
       guard others.isEmpty else { throw SinkError.stdoutNeedsJSONL(formats: others.map(\.rawValue)) }
@@ -124,6 +125,17 @@ public struct SinkPlan: Sendable, Equatable {
       }
       return Output(kind: kind, path: path)
     }
+  }
+
+  /// The output base of `path`: a path ending in one of the outputs' suffixes (`x.jsonl`, `x.tags.vtt`,
+  /// `x.srt`, …) names its base (`x`), so that `-o x.jsonl` writes `x.jsonl`, not `x.jsonl.jsonl`.
+  public static func stem(_ path: String) -> String {
+    guard path != "-" else { return path }
+    for kind in SinkKind.allCases where path.hasSuffix(kind.suffix) && path.count > kind.suffix.count {
+      let stem = String(path.dropLast(kind.suffix.count))
+      if !stem.hasSuffix("/") { return stem }
+    }
+    return path
   }
 
   /// A sink for one kind writing to `output`.

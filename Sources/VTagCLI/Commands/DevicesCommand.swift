@@ -15,7 +15,7 @@ struct DevicesCommand: AsyncParsableCommand {
   @Argument(help: "Device paths to describe (default: every /dev/video*).")
   var paths: [String] = []
 
-  @Flag(name: .long, help: "One JSON object per camera.")
+  @Flag(name: .long, help: "Print a JSON array with one object per camera ([] when none).")
   var json = false
 
   @Option(name: .long, help: "Directory to scan for video* nodes.")
@@ -39,10 +39,6 @@ struct DevicesCommand: AsyncParsableCommand {
   }
 
   func show(_ c: CameraDescription) {
-    if json {
-      Output.line(Self.json(c).serialized)
-      return
-    }
     Output.line("\(c.path): \(c.card) (\(c.driver), \(c.busInfo))")
     for f in c.formats {
       let sizes = f.sizes.isEmpty ? "" : ": " + f.sizes.joined(separator: " ")
@@ -52,11 +48,12 @@ struct DevicesCommand: AsyncParsableCommand {
 
   func run() async throws {
     if !paths.isEmpty {
-      for path in paths { show(try CameraDevices.describe(path: path)) }
+      let described = try paths.map { try CameraDevices.describe(path: $0) }
+      if json { Output.line(JSONValue.array(described.map(Self.json)).serialized) } else { described.forEach(show) }
       return
     }
     let (cameras, errors) = CameraDevices.list(directory: directory)
-    for c in cameras { show(c) }
+    if json { Output.line(JSONValue.array(cameras.map(Self.json)).serialized) } else { cameras.forEach(show) }
     for e in errors { Output.error("warning: \(e)") }
     if cameras.isEmpty && !json { Output.line("no cameras found (no video capture device in \(directory))") }
   }

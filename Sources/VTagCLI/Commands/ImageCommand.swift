@@ -60,6 +60,12 @@ struct ImageCommand: AsyncParsableCommand {
 
   func run() async throws {
     BLAS.setThreads(threads ?? ProcessInfo.processInfo.activeProcessorCount)
+    // Before resolving (and perhaps fetching 3 GB of) the model: is there anything to tag?
+    let unreadable = files.filter { !FileManager.default.isReadableFile(atPath: $0) }
+    if unreadable.count == files.count {
+      for f in unreadable { Output.error("error: \(f): no such readable file") }
+      throw ExitCode(1)
+    }
     let directory = try await ModelResolver.resolve(model: model, yes: yes)
     let ram = try RecognizeAnythingModel(directory: directory, precision: precision)
     if let tagSet {

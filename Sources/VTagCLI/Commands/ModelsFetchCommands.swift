@@ -76,7 +76,7 @@ extension ModelsCommand {
     @Option(name: .long, help: "The models folder (default: $VTAG_MODELS or ~/.cache/vtag/models).")
     var dir: String?
 
-    @Flag(name: .long, help: "One JSON object per line.")
+    @Flag(name: .long, help: "Print a JSON array with one object per bundle ([] when none).")
     var json = false
 
     func run() async throws {
@@ -115,7 +115,7 @@ extension ModelsCommand {
         ])
       }
       if json {
-        for r in rows { Output.line(JSONValue.object(r).serialized) }
+        Output.line(JSONValue.array(rows.map { .object($0) }).serialized)
         return
       }
       if rows.isEmpty {

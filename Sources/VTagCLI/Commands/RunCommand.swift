@@ -282,6 +282,6 @@ struct LiveCommand: AsyncParsableCommand {
     config.live = true
     config.cameraWidth = width
     config.cameraHeight = height
-    try await PipelineCLI.execute(config, display: .live)
+    try await PipelineCLI.execute(config, display: .live, verbosity: options.verbosity)
   }
 }

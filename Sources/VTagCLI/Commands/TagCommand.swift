@@ -77,8 +77,22 @@ struct PipelineOptions: ParsableArguments {
     name: [.short, .long], help: "Output base path (files BASE.jsonl, BASE.tags.vtt, ...), or - for JSONL on stdout.")
   var output: String?
 
-  @Option(name: .long, help: "Output formats, comma-separated: jsonl, vtt, srt, videochat.")
-  var format: String = "jsonl,vtt"
+  @Option(
+    name: .long,
+    help: "Output formats, comma-separated: jsonl, vtt, srt, videochat (default jsonl,vtt; with -o -, jsonl).")
+  var format: String?
+
+  @Flag(name: .long, help: "Leave the Chinese tag names out of the tag cues.")
+  var noZh = false
+
+  @Flag(name: [.short, .long], help: "Print only errors (no progress, no summary).")
+  var quiet = false
+
+  @Flag(name: [.short, .long], help: "Also print the source, the models and the outputs before the run.")
+  var verbose = false
+
+  /// How much the run prints on standard error.
+  var verbosity: PipelineCLI.Verbosity { quiet ? .quiet : (verbose ? .verbose : .normal) }
 
   /// Parses `1s`, `500ms`, `2m`, `1.5` (seconds).
   static func seconds(_ text: String, option: String) throws -> Double {
@@ -138,15 +152,19 @@ struct PipelineOptions: ParsableArguments {
     guard let guide = TagRunConfiguration.CaptionGuide(rawValue: captionGuide) else {
       throw ValidationError("--caption-guide \(captionGuide): expected own or tags")
     }
+    if quiet && verbose { throw ValidationError("use only one of --quiet and --verbose") }
+    let base = output ?? defaultOutput
+    // `-o -` is JSON Lines on stdout: the default formats shrink to jsonl; others named explicitly need a base.
+    let formatList = format ?? (base == "-" ? "jsonl" : "jsonl,vtt")
     let formats: [SinkFormat]
-    do { formats = try SinkPlan.parseFormats(format) } catch { throw ValidationError("\(error)") }
+    do { formats = try SinkPlan.parseFormats(formatList) } catch { throw ValidationError("\(error)") }
     _ = try timelineSettings()  // usage errors first, before any fetch
     let modelURL = try await ModelResolver.resolve(model: model, yes: yes)
     var config = TagRunConfiguration(
       input: input, model: modelURL, captionModel: captionModel.map { URL(fileURLWithPath: $0) },
       timeline: try timelineSettings(), batch: batch,
       threads: threads ?? ProcessInfo.processInfo.activeProcessorCount, formats: formats,
-      outputBase: output ?? defaultOutput, captionEvery: try Self.seconds(captionEvery, option: "--caption-every"),
+      outputBase: base, sinkOptions: SinkOptions(chineseTags: !noZh), captionEvery: try Self.seconds(captionEvery, option: "--caption-every"),
       captionGuide: guide, resize: pilExact ? .pilExact : .swscale)
     config.reuseStaticFrames = !noReuseStatic
     config.onlyTags = onlyTags.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
@@ -174,7 +192,7 @@ struct TagCommand: AsyncParsableCommand {
   func run() async throws {
     let base = URL(fileURLWithPath: input).deletingPathExtension().lastPathComponent
     let config = try await options.configuration(input: input, defaultOutput: input == "-" ? "-" : base)
-    try await PipelineCLI.execute(config, display: .progressBar)
+    try await PipelineCLI.execute(config, display: .progressBar, verbosity: options.verbosity)
   }
 }
 
@@ -185,20 +203,38 @@ enum PipelineCLI {
     case live
   }
 
-  static func execute(_ config: TagRunConfiguration, display: Display) async throws {
+  /// How much a run prints on standard error.
+  enum Verbosity {
+    case quiet, normal, verbose
+  }
+
+  static func execute(_ config: TagRunConfiguration, display: Display, verbosity: Verbosity = .normal) async throws {
     let run = try TagRun(config)
     let stop = StopFlag()
     let signals = [SIGINT, SIGTERM].map { sig -> any DispatchSourceSignal in
       signal(sig, SIG_IGN)
       let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-      source.setEventHandler { stop.set() }
+      source.setEventHandler { stop.set(signal: sig) }
       source.resume()
       return source
     }
     defer { signals.forEach { $0.cancel() } }
     let terminal = isatty(STDERR_FILENO) != 0
+    if verbosity == .verbose {
+      Output.error("input \(config.input); model \(config.model.path)"
+        + (config.captionModel.map { "; captions \($0.path)" } ?? "")
+        + "; batch \(config.batch), \(config.threads) threads; writing \(run.outputs.joined(separator: ", "))")
+    }
+    let lines = ProgressLines()
     let report = try await run.run(shouldStop: { stop.isSet }) { p in
-      guard terminal else { return }
+      guard verbosity != .quiet else { return }
+      guard terminal else {
+        // Not a terminal (a log, CI): one line every 10 % of a file of known duration.
+        if display == .progressBar, let d = p.duration, d > 0, let step = lines.crossed(fraction: p.t / d) {
+          Output.error(String(format: "%3d%%: %.1f s of %.1f s, %d frames", step, p.t, d, p.framesSampled))
+        }
+        return
+      }
       switch display {
       case .progressBar:
         var line = String(format: "\r%7.1fs", p.t)
@@ -214,15 +250,17 @@ enum PipelineCLI {
         line += " \(p.framesSampled) frames"
         FileHandle.standardError.write(Data((line + "   ").utf8))
       case .live:
-        var text =
-          "\u{1B}[2K\r" + String(format: "%7.1fs  ", p.t)
-          + (p.activeTags.isEmpty ? "(no tags)" : p.activeTags.joined(separator: " | "))
-        if p.framesDropped > 0 { text += "  [dropped \(p.framesDropped)]" }
-        if let cap = p.caption { text += "\n\u{1B}[2K  “\(cap)”\u{1B}[1A" }
-        FileHandle.standardError.write(Data(text.utf8))
+        FileHandle.standardError.write(Data(LiveDisplay.render(p, columns: LiveDisplay.terminalColumns()).utf8))
       }
     }
-    if terminal { FileHandle.standardError.write(Data("\n".utf8)) }
+    if terminal && verbosity != .quiet { FileHandle.standardError.write(Data("\n".utf8)) }
+    if !terminal, verbosity != .quiet, display == .progressBar, !report.interrupted, report.duration > 0,
+      let step = lines.crossed(fraction: 1)
+    {
+      Output.error(
+        String(format: "%3d%%: %.1f s of %.1f s, %d frames", step, report.duration, report.duration,
+          report.counters.framesSampled))
+    }
     let c = report.counters
     var summary =
       "vtag: \(report.interrupted ? "interrupted" : "done"): \(c.framesSampled) frames tagged in \(c.forwards) forward passes"
@@ -234,15 +272,75 @@ enum PipelineCLI {
       format: "; %.1f s wall, %.1f s in forward passes (%.1f%% overhead)", report.wallSeconds, report.forwardSeconds,
       report.forwardSeconds > 0 ? 100 * (report.wallSeconds - report.forwardSeconds) / report.forwardSeconds : 0)
     if report.outputs != ["-"] { summary += "\n  wrote " + report.outputs.joined(separator: ", ") }
-    FileHandle.standardError.write(Data((summary + "\n").utf8))
-    if report.interrupted { throw ExitCode(130) }
+    if verbosity != .quiet { FileHandle.standardError.write(Data((summary + "\n").utf8)) }
+    // 128 + the signal, as shells report it: SIGINT 130, SIGTERM 143.
+    if report.interrupted { throw ExitCode(128 + (stop.signal ?? SIGINT)) }
   }
 }
 
-/// Set from a signal handler, read by the run loop.
+/// Which 10 % steps a run has passed (for progress lines when standard error is not a terminal).
+final class ProgressLines: @unchecked Sendable {
+  private let lock = NSLock()
+  private var printed = 0
+
+  /// The highest newly crossed multiple of 10 (10…100), or nil when none was crossed.
+  func crossed(fraction: Double) -> Int? {
+    let step = Int(min(1, max(0, fraction)) * 10 + 1e-9) * 10
+    return lock.withLock {
+      guard step > printed else { return nil }
+      printed = step
+      return step
+    }
+  }
+}
+
+/// The `vtag live` status: two lines (time, latency, drops, tags; the latest caption) redrawn in
+/// place, each cut to the terminal width with "…" so that nothing wraps into a scrolling log.
+enum LiveDisplay {
+  /// The width of the terminal on standard error (80 when unknown).
+  static func terminalColumns() -> Int {
+    var size = winsize()
+    if ioctl(STDERR_FILENO, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 { return Int(size.ws_col) }
+    if let c = ProcessInfo.processInfo.environment["COLUMNS"].flatMap(Int.init), c > 0 { return c }
+    return 80
+  }
+
+  /// `text` cut to at most `columns` characters, ending with "…" when cut.
+  static func fit(_ text: String, columns: Int) -> String {
+    guard columns > 0 else { return "" }
+    guard text.count > columns else { return text }
+    return String(text.prefix(max(0, columns - 1))) + "…"
+  }
+
+  /// The status line: `   12.0s  +0.42s  3 dropped  tag | tag | …`.
+  static func statusLine(_ p: TagRunProgress) -> String {
+    var text = String(format: "%7.1fs", p.t)
+    if let l = p.latency { text += String(format: "  +%.2fs", l) }
+    if p.framesDropped > 0 { text += "  \(p.framesDropped) dropped" }
+    text += "  " + (p.activeTags.isEmpty ? "(no tags)" : p.activeTags.joined(separator: " | "))
+    return text
+  }
+
+  /// The escape sequence that redraws the status (and caption) lines, cursor left on the status line.
+  static func render(_ p: TagRunProgress, columns: Int) -> String {
+    var text = "\u{1B}[2K\r" + fit(statusLine(p), columns: columns)
+    if let cap = p.caption { text += "\n\u{1B}[2K\r" + fit("  “\(cap)”", columns: columns) + "\u{1B}[1A\r" }
+    return text
+  }
+}
+
+/// Set from a signal handler, read by the run loop; remembers the first signal.
 final class StopFlag: @unchecked Sendable {
   private let lock = NSLock()
   private var value = false
-  func set() { lock.withLock { value = true } }
+  private var first: Int32?
+  func set(signal: Int32? = nil) {
+    lock.withLock {
+      value = true
+      if first == nil { first = signal }
+    }
+  }
   var isSet: Bool { lock.withLock { value } }
+  /// The first signal that stopped the run.
+  var signal: Int32? { lock.withLock { first } }
 }
