@@ -121,7 +121,7 @@ struct StallTests {
       close(fd)
     }
     writer.start()
-    let source = try await VideoSource.open(path)
+    let source = try await VideoSource.open(path, options: .init(live: false))  // a FIFO would be live: no drops
     var n = 0
     for try await _ in source.frames() { n += 1 }
     #expect(n == 150)
@@ -163,7 +163,7 @@ struct StallTests {
   func httpStallStopped() async throws {
     let server = try StallServer(.httpStall(prefix: try Self.prefix(0.6)))
     defer { server.stop() }
-    let source = try await VideoSource.open(server.url("http", path: "/s.ts"), options: .init(timeout: nil))
+    let source = try await VideoSource.open(server.url("http", path: "/s.ts"), options: .init(live: false, timeout: nil))
     let frames = Counter()
     let reader = Task { () -> VideoSourceError? in
       do {
@@ -205,7 +205,7 @@ struct StallTests {
     }
     let (path, closeTimed) = try Self.stalledPipe(prefix)
     defer { closeTimed() }
-    let timed = try await VideoSource.open(path, options: .init(timeout: 1))
+    let timed = try await VideoSource.open(path, options: .init(live: false, timeout: 1))
     #expect(!timed.info.isSeekable)
     let (n, e) = await Self.readUntilEnd(timed, stopAfter: nil)
     #expect(n > 10 && n < 150, "\(n) frames")
@@ -213,7 +213,7 @@ struct StallTests {
 
     let (path2, closeStopped) = try Self.stalledPipe(prefix)
     defer { closeStopped() }
-    let stopped = try await VideoSource.open(path2, options: .init(timeout: nil))
+    let stopped = try await VideoSource.open(path2, options: .init(live: false, timeout: nil))
     let (m, e2) = await Self.readUntilEnd(stopped, stopAfter: 5)
     #expect(e2 == nil && m >= 5 && m < 150, "\(m) frames, \(String(describing: e2))")
     await stopped.waitUntilStopped()
