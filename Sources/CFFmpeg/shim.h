@@ -13,6 +13,7 @@
 static inline int cff_averror(int e) { return AVERROR(e); }
 static inline int cff_averror_eof(void) { return AVERROR_EOF; }
 static inline int cff_averror_eagain(void) { return AVERROR(EAGAIN); }
+static inline int cff_averror_exit(void) { return AVERROR_EXIT; }
 static inline int64_t cff_nopts(void) { return AV_NOPTS_VALUE; }
 /* av_err2str is a compound-literal macro: write into a caller-owned buffer instead. */
 static inline void cff_err2str(int e, char *buf, size_t n) { av_strerror(e, buf, n); }

@@ -16,6 +16,11 @@ public struct VideoSourceError: Error, Sendable, Equatable, CustomStringConverti
     case unsupportedCodec(String)
     /// Reading or decoding failed in a way that cannot be skipped over; the detail is FFmpeg's message.
     case decodeFailed(String)
+    /// No byte arrived for this many seconds (``VideoSourceOptions/timeout``): the input stalled (a server that
+    /// accepts and never sends, a FIFO with no writer, a pipe that stopped).
+    case timedOut(seconds: Double)
+    /// Opening was interrupted (``VideoSource/stop()``, a raised ``SourceInterrupt``, or task cancellation).
+    case interrupted
     /// ``VideoSource/frames(_:)`` was called a second time: a source delivers its frames once.
     case alreadyConsumed
   }
@@ -41,8 +46,15 @@ public struct VideoSourceError: Error, Sendable, Equatable, CustomStringConverti
     case .notAVideo(let d): what = "not a video (\(d))"
     case .unsupportedCodec(let d): what = "unsupported video codec (\(d))"
     case .decodeFailed(let d): what = "decoding failed (\(d))"
+    case .timedOut(let s):
+      what = "no data arrived for \(Self.format(seconds: s)) (the input stalled); allow a longer timeout to wait longer"
+    case .interrupted: what = "interrupted while opening"
     case .alreadyConsumed: what = "its frames were already read; open the input again"
     }
     return "cannot read video '\(input)': \(what)"
+  }
+
+  static func format(seconds s: Double) -> String {
+    s == s.rounded() && abs(s) < 1e9 ? "\(Int(s)) s" : String(format: "%.3g s", s)
   }
 }
