@@ -113,48 +113,8 @@ public final class PthCheckpoint: TensorArchive, @unchecked Sendable {
         nonTensor.append(name)
         continue
       }
-      let member = prefix + "data/" + t.storage.key
-      let entry = TensorEntry(
-        name: name, dtype: t.storage.dtype, shape: t.shape, strides: t.strides, storageKey: member,
-        storageOffset: t.storageOffset)
-      if storages[member] == nil {
-        guard let ze = archive.entry(named: member) else {
-          throw CheckpointError.malformed(
-            path: path,
-            detail: "tensor '\(name)' refers to the storage member '\(member)', which is not in the archive")
-        }
-        guard ze.isStored else {
-          throw CheckpointError.unsupported(
-            path: path,
-            detail: "the storage of tensor '\(name)' ('\(member)') is compressed (method \(ze.method))")
-        }
-        storages[member] = try archive.storedBytes(of: ze)
-      }
-      let available = storages[member]!.count
-      let dims = "\(t.storage.dtype.rawValue) size \(t.shape), stride \(t.strides), storage offset \(t.storageOffset)"
-      if t.strides.contains(where: { $0 < 0 }) {
-        throw CheckpointError.unsupported(path: path, detail: "tensor '\(name)' has negative strides \(t.strides)")
-      }
-      guard let count = CheckedMath.product(t.shape), let countBytes = CheckedMath.multiply(count, t.storage.dtype.size),
-        let extent = CheckedMath.extent(shape: t.shape, strides: t.strides),
-        let end = CheckedMath.add(t.storageOffset, extent),
-        let needed = CheckedMath.multiply(end, t.storage.dtype.size)
-      else {
-        throw CheckpointError.malformed(
-          path: path, detail: "tensor '\(name)' (\(dims)) spans more bytes than any file can hold")
-      }
-      if extent > 0, needed > available {
-        throw CheckpointError.malformed(
-          path: path, detail: "tensor '\(name)' (\(dims)) needs \(needed) bytes of '\(member)', which has \(available)")
-      }
-      // A view that repeats elements (stride 0) is gathered into a copy: bound that copy.
-      if countBytes > max(available, PthCheckpoint.maxExpandedViewBytes) {
-        throw CheckpointError.unsupported(
-          path: path,
-          detail:
-            "tensor '\(name)' (\(dims)) repeats its storage's elements into \(countBytes) bytes; at most \(PthCheckpoint.maxExpandedViewBytes) are allowed"
-        )
-      }
+      let entry = try PthCheckpoint.entry(
+        for: t, named: name, prefix: prefix, archive: archive, storages: &storages, path: path)
       entries[name] = entry
       ordered.append(name)
     }
@@ -166,6 +126,57 @@ public final class PthCheckpoint: TensorArchive, @unchecked Sendable {
   }
 
   /// Throws unless the file starts like a zip; explains legacy torch files and non-checkpoints.
+  /// The entry of tensor `name` (a reference into storage member `prefix + "data/" + key`), its storage mapped
+  /// into `storages` on first use; every size is overflow-checked against the storage's bytes.
+  static func entry(
+    for t: PickleTensorRef, named name: String, prefix: String, archive: ZipArchive,
+    storages: inout [String: UnsafeRawBufferPointer], path: String
+  ) throws -> TensorEntry {
+    let member = prefix + "data/" + t.storage.key
+    let entry = TensorEntry(
+      name: name, dtype: t.storage.dtype, shape: t.shape, strides: t.strides, storageKey: member,
+      storageOffset: t.storageOffset)
+    if storages[member] == nil {
+      guard let ze = archive.entry(named: member) else {
+        throw CheckpointError.malformed(
+          path: path,
+          detail: "tensor '\(name)' refers to the storage member '\(member)', which is not in the archive")
+      }
+      guard ze.isStored else {
+        throw CheckpointError.unsupported(
+          path: path,
+          detail: "the storage of tensor '\(name)' ('\(member)') is compressed (method \(ze.method))")
+      }
+      storages[member] = try archive.storedBytes(of: ze)
+    }
+    let available = storages[member]!.count
+    let dims = "\(t.storage.dtype.rawValue) size \(t.shape), stride \(t.strides), storage offset \(t.storageOffset)"
+    if t.strides.contains(where: { $0 < 0 }) {
+      throw CheckpointError.unsupported(path: path, detail: "tensor '\(name)' has negative strides \(t.strides)")
+    }
+    guard let count = CheckedMath.product(t.shape), let countBytes = CheckedMath.multiply(count, t.storage.dtype.size),
+      let extent = CheckedMath.extent(shape: t.shape, strides: t.strides),
+      let end = CheckedMath.add(t.storageOffset, extent),
+      let needed = CheckedMath.multiply(end, t.storage.dtype.size)
+    else {
+      throw CheckpointError.malformed(
+        path: path, detail: "tensor '\(name)' (\(dims)) spans more bytes than any file can hold")
+    }
+    if extent > 0, needed > available {
+      throw CheckpointError.malformed(
+        path: path, detail: "tensor '\(name)' (\(dims)) needs \(needed) bytes of '\(member)', which has \(available)")
+    }
+    // A view that repeats elements (stride 0) is gathered into a copy: bound that copy.
+    if countBytes > max(available, PthCheckpoint.maxExpandedViewBytes) {
+      throw CheckpointError.unsupported(
+        path: path,
+        detail:
+          "tensor '\(name)' (\(dims)) repeats its storage's elements into \(countBytes) bytes; at most \(PthCheckpoint.maxExpandedViewBytes) are allowed"
+      )
+    }
+    return entry
+  }
+
   static func checkZipMagic(_ file: MappedFile) throws {
     let head = Array(UnsafeRawBufferPointer(start: file.base, count: min(file.size, 64)))
     if head.starts(with: [0x50, 0x4B, 0x03, 0x04]) { return }

@@ -70,38 +70,8 @@ public final class TorchScriptArchive: TensorArchive, @unchecked Sendable {
         excluded.append(name)
         continue
       }
-      let member = prefix + "data/" + t.storage.key
-      if storages[member] == nil {
-        guard let ze = archive.entry(named: member) else {
-          throw CheckpointError.malformed(
-            path: path, detail: "tensor '\(name)' refers to the storage member '\(member)', which is not in the archive"
-          )
-        }
-        guard ze.isStored else {
-          throw CheckpointError.unsupported(
-            path: path, detail: "the storage of tensor '\(name)' ('\(member)') is compressed (method \(ze.method))")
-        }
-        storages[member] = try archive.storedBytes(of: ze)
-      }
-      if t.strides.contains(where: { $0 < 0 }) {
-        throw CheckpointError.unsupported(path: path, detail: "tensor '\(name)' has negative strides \(t.strides)")
-      }
-      guard let extent = CheckedMath.extent(shape: t.shape, strides: t.strides),
-        let end = CheckedMath.add(t.storageOffset, extent),
-        let needed = CheckedMath.multiply(end, t.storage.dtype.size)
-      else {
-        throw CheckpointError.malformed(
-          path: path, detail: "tensor '\(name)' (size \(t.shape), stride \(t.strides)) spans more bytes than any file can hold")
-      }
-      if extent > 0, needed > storages[member]!.count {
-        throw CheckpointError.malformed(
-          path: path,
-          detail:
-            "tensor '\(name)' \(t.shape) needs \(needed) bytes of '\(member)', which has \(storages[member]!.count)")
-      }
-      entries[name] = TensorEntry(
-        name: name, dtype: t.storage.dtype, shape: t.shape, strides: t.strides, storageKey: member,
-        storageOffset: t.storageOffset)
+      entries[name] = try PthCheckpoint.entry(
+        for: t, named: name, prefix: prefix, archive: archive, storages: &storages, path: path)
     }
     self.entries = entries
     self.storages = storages
